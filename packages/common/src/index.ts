@@ -1,0 +1,5 @@
+export * from './config.js';
+export * from './cli.js';
+export * from './logging.js';
+export * from './mail.js';
+export * from './progress.js';

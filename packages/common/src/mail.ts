@@ -1,0 +1,159 @@
+/**
+ * Error mail: a winston transport that buffers error records and mails them in batches, like the
+ * original's buffering SMTP handler (port 25, plain, no auth), but rate-limited and flushed on a
+ * timer and at shutdown. SMTP failures are reported through the logger, never thrown.
+ */
+import nodemailer from 'nodemailer';
+import Transport from 'winston-transport';
+import os from 'node:os';
+
+export interface MailSettings {
+  host: string;
+  port: number;
+  from: string;
+  to: string[];
+  subject: string;
+  /** Wait this long after the first buffered error before sending (collects a burst). */
+  batchWindowMs?: number;
+  /** At most one mail per this interval (flush() at shutdown ignores it). */
+  minIntervalMs?: number;
+  /** Send early (within the rate limit) once this many records are buffered. */
+  maxBatch?: number;
+  /** Records kept at most; later ones are only counted. */
+  maxBuffered?: number;
+}
+
+/**
+ * Settings from MAILHOST (host or host:port), LOG_SENDER and LOG_RECIPIENT (comma-separated);
+ * null unless all three are set. VIIRS_MAIL_INTERVAL (seconds) sets the rate limit.
+ */
+export function mailSettingsFromEnv(name: string, env: Record<string, string | undefined> = process.env): MailSettings | null {
+  const host = env.MAILHOST?.trim();
+  const from = env.LOG_SENDER?.trim();
+  const to = env.LOG_RECIPIENT?.trim();
+  if (!host || !from || !to) return null;
+  const m = /^(.*?)(?::(\d+))?$/.exec(host) as RegExpExecArray;
+  const interval = Number(env.VIIRS_MAIL_INTERVAL ?? '');
+  return {
+    host: m[1] as string,
+    port: m[2] ? Number(m[2]) : 25,
+    from,
+    to: to.split(',').map((s) => s.trim()).filter(Boolean),
+    subject: `${name} errors`,
+    ...(Number.isFinite(interval) && interval >= 0 && env.VIIRS_MAIL_INTERVAL ? { minIntervalMs: interval * 1000, batchWindowMs: Math.min(60_000, interval * 1000) } : {}),
+  };
+}
+
+interface Info {
+  level: string;
+  message: unknown;
+  timestamp?: string;
+  [k: string]: unknown;
+}
+
+export class MailTransport extends Transport {
+  private buffer: string[] = [];
+  private suppressed = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private lastSent = 0;
+  private sending: Promise<void> = Promise.resolve();
+  private report: (msg: string) => void = (m) => process.stderr.write(`${m}\n`);
+  private readonly transporter: nodemailer.Transporter;
+  readonly settings: Required<MailSettings>;
+  /** Mails sent and failed (for tests and status). */
+  sent = 0;
+  failed = 0;
+
+  constructor(settings: MailSettings) {
+    super({ level: 'error' });
+    this.settings = {
+      batchWindowMs: 60_000,
+      minIntervalMs: 10 * 60_000,
+      maxBatch: 100,
+      maxBuffered: 1000,
+      ...settings,
+    };
+    this.transporter = nodemailer.createTransport({
+      host: this.settings.host,
+      port: this.settings.port,
+      secure: false,
+      ignoreTLS: true,
+      connectionTimeout: 10_000,
+      greetingTimeout: 10_000,
+      socketTimeout: 20_000,
+    });
+  }
+
+  /** Where SMTP failures are reported (the logger's warn, so they never loop back into mail). */
+  setReporter(fn: (msg: string) => void): void {
+    this.report = fn;
+  }
+
+  override log(info: Info, callback: () => void): void {
+    setImmediate(() => this.emit('logged', info));
+    const line = `${info.timestamp ?? new Date().toISOString()} ${String(info.level).toUpperCase()} - ${String(info.message)} (${os.hostname()} PID ${process.pid})`;
+    if (this.buffer.length < this.settings.maxBuffered) this.buffer.push(line);
+    else this.suppressed++;
+    this.schedule();
+    callback();
+  }
+
+  private schedule(): void {
+    const now = Date.now();
+    const earliest = this.lastSent + this.settings.minIntervalMs;
+    let due = now + this.settings.batchWindowMs;
+    if (this.buffer.length >= this.settings.maxBatch) due = now;
+    due = Math.max(due, earliest);
+    if (this.timer) {
+      // Keep the earlier of the two deadlines.
+      const existing = (this.timer as unknown as { _due?: number })._due ?? Infinity;
+      if (existing <= due) return;
+      clearTimeout(this.timer);
+    }
+    const t = setTimeout(() => {
+      this.timer = null;
+      void this.flush();
+    }, Math.max(0, due - now));
+    (t as unknown as { _due?: number })._due = due;
+    t.unref();
+    this.timer = t;
+  }
+
+  /** Sends everything buffered now (ignores the rate limit) and waits for the SMTP exchange. */
+  flush(): Promise<void> {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    this.sending = this.sending.then(() => this.sendBuffered());
+    return this.sending;
+  }
+
+  private async sendBuffered(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    const lines = this.buffer;
+    const suppressed = this.suppressed;
+    this.buffer = [];
+    this.suppressed = 0;
+    this.lastSent = Date.now();
+    const text = lines.join('\r\n') + (suppressed ? `\r\n... and ${suppressed} more error(s) not shown\r\n` : '\r\n');
+    try {
+      await this.transporter.sendMail({
+        from: this.settings.from,
+        to: this.settings.to.join(', '),
+        subject: this.settings.subject,
+        text,
+      });
+      this.sent++;
+    } catch (e) {
+      this.failed++;
+      this.report(`error mail to ${this.settings.to.join(', ')} via ${this.settings.host}:${this.settings.port} failed (${lines.length + suppressed} record(s) lost): ${(e as Error).message}`);
+    }
+  }
+
+  override close(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.transporter.close();
+  }
+}

@@ -1,0 +1,10 @@
+export { PyDateTime, PyFloat, pyFloat, dumps, loads, reviveDatetimes } from '@viirs/pytime';
+export * from './message.js';
+export * from './config.js';
+export * from './addressing.js';
+export * from './log.js';
+export * from './multicast.js';
+export * from './zmqutil.js';
+export * from './publisher.js';
+export * from './nsclient.js';
+export * from './subscriber.js';

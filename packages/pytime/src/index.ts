@@ -1,0 +1,2 @@
+export * from './datetime.js';
+export * from './pyjson.js';

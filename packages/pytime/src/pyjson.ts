@@ -1,0 +1,510 @@
+/**
+ * JSON exactly as Python's `json` module reads and writes it with default settings.
+ *
+ * - `dumps` gives the bytes of `json.dumps(obj)`: separators `", "` / `": "`, ASCII only with
+ *   lowercase `\uXXXX` escapes, Python float `repr`, `NaN`/`Infinity`, datetimes as isoformat.
+ * - `loads` keeps what a JS value would lose: integers beyond 2^53 (BigInt), floats with an
+ *   integral value (`PyFloat`, so `1.0` is written back as `1.0`), and the key order of objects
+ *   with integer-like keys (which JS objects would otherwise reorder).
+ *
+ * Value mapping: JS integer number = Python int, non-integral number / NaN / ±Infinity / -0 =
+ * Python float, `PyFloat` = Python float, bigint = Python int, string = str, PyDateTime =
+ * datetime (encoded as a string), null = None, arrays = list, plain objects = dict.
+ */
+import { PyDateTime } from './datetime.js';
+
+/** A Python float whose value is integral (1.0, 1e+16, -0.0): JS numbers cannot tell it from an int. */
+export class PyFloat {
+  constructor(readonly value: number) {}
+  valueOf(): number {
+    return this.value;
+  }
+  toJSON(): number {
+    return this.value;
+  }
+  toString(): string {
+    return floatRepr(this.value);
+  }
+}
+
+export function pyFloat(v: number): PyFloat {
+  return new PyFloat(v);
+}
+
+export class PyJSONError extends Error {
+  override name = 'PyJSONError';
+}
+
+/** Non-enumerable record of the key order of a decoded object, used when JS would reorder keys. */
+export const KEY_ORDER: unique symbol = Symbol.for('viirs.pyjson.keyOrder');
+
+// ---------------------------------------------------------------------------------------------
+// dumps
+// ---------------------------------------------------------------------------------------------
+
+/** Python float repr. */
+export function floatRepr(x: number): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (x === Infinity) return 'Infinity';
+  if (x === -Infinity) return '-Infinity';
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const exp = x.toExponential(); // shortest round-trip digits: "-1.2345e+17"
+  const neg = exp.charCodeAt(0) === 45;
+  const body = neg ? exp.slice(1) : exp;
+  const ePos = body.indexOf('e');
+  const mant = body.slice(0, ePos);
+  const e = Number(body.slice(ePos + 1));
+  const digits = mant.replace('.', '');
+  let out: string;
+  if (e >= -5 + 1 && e < 16) {
+    // fixed notation
+    if (e < 0) {
+      out = '0.' + '0'.repeat(-e - 1) + digits;
+    } else if (digits.length <= e + 1) {
+      out = digits + '0'.repeat(e + 1 - digits.length) + '.0';
+    } else {
+      out = digits.slice(0, e + 1) + '.' + digits.slice(e + 1);
+    }
+  } else {
+    const m = digits.length > 1 ? digits[0] + '.' + digits.slice(1) : digits;
+    const es = Math.abs(e) < 10 ? '0' + Math.abs(e) : String(Math.abs(e));
+    out = m + 'e' + (e < 0 ? '-' : '+') + es;
+  }
+  return neg ? '-' + out : out;
+}
+
+const NEEDS_ESCAPE = /[^\x20-\x21\x23-\x5b\x5d-\x7e]/;
+const SHORT_ESCAPES: Record<number, string> = { 0x22: '\\"', 0x5c: '\\\\', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t', 0x08: '\\b', 0x0c: '\\f' };
+const HEX = '0123456789abcdef';
+
+/** A JSON string literal as Python's ensure_ascii encoder writes it. */
+export function quoteString(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return '"' + s + '"';
+  let out = '"';
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x20 && c <= 0x7e && c !== 0x22 && c !== 0x5c) continue;
+    if (i > start) out += s.slice(start, i);
+    const short = SHORT_ESCAPES[c];
+    out += short ?? '\\u' + HEX[(c >> 12) & 15] + HEX[(c >> 8) & 15] + HEX[(c >> 4) & 15] + HEX[c & 15];
+    start = i + 1;
+  }
+  return out + s.slice(start) + '"';
+}
+
+export interface DumpsOptions {
+  /** How datetimes are written; default isoformat with offset. */
+  datetime?: (d: PyDateTime) => string;
+}
+
+function isPlainObject(v: object): v is Record<string, unknown> {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Keys in the order Python would have them: the decoded order when known, else JS order. */
+export function orderedKeys(obj: Record<string, unknown>): string[] {
+  const keys = Object.keys(obj);
+  const order = (obj as { [KEY_ORDER]?: string[] })[KEY_ORDER];
+  if (!order) return keys;
+  const present = new Set(keys);
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const k of order) if (present.has(k) && !seen.has(k)) { out.push(k); seen.add(k); }
+  for (const k of keys) if (!seen.has(k)) out.push(k);
+  return out;
+}
+
+/** Python `json.dumps(value)` with default arguments. Throws PyJSONError for unserialisable values. */
+export function dumps(value: unknown, opts: DumpsOptions = {}): string {
+  const dtf = opts.datetime ?? ((d: PyDateTime) => d.isoformat());
+  const parts: string[] = [];
+  const stack: unknown[] = [];
+  const write = (v: unknown): void => {
+    switch (typeof v) {
+      case 'string':
+        parts.push(quoteString(v));
+        return;
+      case 'number':
+        parts.push(Number.isInteger(v) && !Object.is(v, -0) ? String(v) : floatRepr(v));
+        return;
+      case 'bigint':
+        parts.push(v.toString());
+        return;
+      case 'boolean':
+        parts.push(v ? 'true' : 'false');
+        return;
+      case 'object': {
+        if (v === null) {
+          parts.push('null');
+          return;
+        }
+        if (v instanceof PyDateTime) {
+          parts.push(quoteString(dtf(v)));
+          return;
+        }
+        if (v instanceof PyFloat) {
+          parts.push(floatRepr(v.value));
+          return;
+        }
+        if (stack.includes(v)) throw new PyJSONError('Circular reference detected');
+        if (Array.isArray(v)) {
+          stack.push(v);
+          parts.push('[');
+          for (let i = 0; i < v.length; i++) {
+            if (i) parts.push(', ');
+            write(v[i]);
+          }
+          parts.push(']');
+          stack.pop();
+          return;
+        }
+        if (isPlainObject(v)) {
+          stack.push(v);
+          parts.push('{');
+          let first = true;
+          for (const k of orderedKeys(v)) {
+            const item = v[k];
+            if (item === undefined) continue;
+            if (!first) parts.push(', ');
+            first = false;
+            parts.push(quoteString(k), ': ');
+            write(item);
+          }
+          parts.push('}');
+          stack.pop();
+          return;
+        }
+        throw new PyJSONError(`Object of type ${v.constructor?.name ?? 'unknown'} is not JSON serializable`);
+      }
+      default:
+        throw new PyJSONError(`Object of type ${typeof v} is not JSON serializable`);
+    }
+  };
+  write(value);
+  return parts.join('');
+}
+
+// ---------------------------------------------------------------------------------------------
+// loads
+// ---------------------------------------------------------------------------------------------
+
+export interface LoadsOptions {
+  /**
+   * Python posttroll's datetime hook: string values inside objects (and inside lists under
+   * objects) that `datetime.fromisoformat` accepts become PyDateTime. Top-level strings and
+   * strings directly in a top-level array are left alone, as in posttroll.
+   */
+  reviveDatetimes?: boolean;
+}
+
+const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+/** Quick filter before trying fromisoformat: at least 7 chars and 4 leading ASCII digits. */
+function maybeIso(s: string): boolean {
+  if (s.length < 7) return false;
+  for (let i = 0; i < 4; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+const INTLIKE_KEY = /^(0|[1-9]\d*)$/;
+
+class Parser {
+  private i = 0;
+  constructor(
+    private readonly s: string,
+    private readonly revive: boolean,
+  ) {}
+
+  fail(msg: string): never {
+    const at = this.i;
+    throw new PyJSONError(`${msg}: line 1 column ${at + 1} (char ${at})`);
+  }
+
+  ws(): void {
+    const s = this.s;
+    let i = this.i;
+    while (i < s.length && WS.has(s.charCodeAt(i))) i++;
+    this.i = i;
+  }
+
+  parseTop(): unknown {
+    this.ws();
+    const v = this.value(false, false);
+    this.ws();
+    if (this.i !== this.s.length) this.fail('Extra data');
+    return v;
+  }
+
+  /** inObject: the value lives inside an object (directly or via lists), so strings may be revived. */
+  value(inObject: boolean, asValue: boolean): unknown {
+    const s = this.s;
+    if (this.i >= s.length) this.fail('Expecting value');
+    const c = s.charCodeAt(this.i);
+    switch (c) {
+      case 0x22: {
+        const str = this.string();
+        if (asValue && this.revive && inObject && maybeIso(str)) {
+          const d = PyDateTime.tryFromisoformat(str);
+          if (d) return d;
+        }
+        return str;
+      }
+      case 0x7b:
+        return this.object();
+      case 0x5b:
+        return this.array(inObject);
+      case 0x6e:
+        return this.literal('null', null);
+      case 0x74:
+        return this.literal('true', true);
+      case 0x66:
+        return this.literal('false', false);
+      case 0x4e:
+        return this.literal('NaN', NaN);
+      case 0x49:
+        return this.literal('Infinity', Infinity);
+      default:
+        if (c === 0x2d && s.startsWith('-Infinity', this.i)) {
+          this.i += 9;
+          return -Infinity;
+        }
+        if (c === 0x2d || (c >= 48 && c <= 57)) return this.number();
+        this.fail('Expecting value');
+    }
+  }
+
+  literal<T>(word: string, v: T): T {
+    if (!this.s.startsWith(word, this.i)) this.fail('Expecting value');
+    this.i += word.length;
+    return v;
+  }
+
+  number(): unknown {
+    const s = this.s;
+    const start = this.i;
+    let i = start;
+    if (s.charCodeAt(i) === 0x2d) i++;
+    const intStart = i;
+    if (s.charCodeAt(i) === 0x30) {
+      i++;
+    } else {
+      while (i < s.length && s.charCodeAt(i) >= 48 && s.charCodeAt(i) <= 57) i++;
+    }
+    if (i === intStart) this.fail('Expecting value');
+    let isFloat = false;
+    if (s.charCodeAt(i) === 0x2e) {
+      const j = i + 1;
+      let k = j;
+      while (k < s.length && s.charCodeAt(k) >= 48 && s.charCodeAt(k) <= 57) k++;
+      if (k > j) {
+        isFloat = true;
+        i = k;
+      }
+    }
+    const ec = s.charCodeAt(i);
+    if (ec === 0x65 || ec === 0x45) {
+      let k = i + 1;
+      const sc = s.charCodeAt(k);
+      if (sc === 0x2b || sc === 0x2d) k++;
+      const ds = k;
+      while (k < s.length && s.charCodeAt(k) >= 48 && s.charCodeAt(k) <= 57) k++;
+      if (k > ds) {
+        isFloat = true;
+        i = k;
+      }
+    }
+    this.i = i;
+    const text = s.slice(start, i);
+    if (isFloat) {
+      const v = Number(text);
+      return Number.isInteger(v) || Object.is(v, -0) ? new PyFloat(v) : v;
+    }
+    const v = Number(text);
+    if (Number.isSafeInteger(v)) return v === 0 ? 0 : v;
+    return BigInt(text);
+  }
+
+  string(): string {
+    const s = this.s;
+    const start = this.i + 1;
+    let i = start;
+    // Fast path: no escapes and no control characters.
+    const q = s.indexOf('"', i);
+    if (q < 0) {
+      this.i = start - 1;
+      this.fail('Unterminated string starting at');
+    }
+    const bs = s.indexOf('\\', i);
+    if (bs < 0 || bs > q) {
+      for (let k = i; k < q; k++) {
+        if (s.charCodeAt(k) < 0x20) {
+          this.i = k;
+          this.fail('Invalid control character at');
+        }
+      }
+      this.i = q + 1;
+      return s.slice(start, q);
+    }
+    let out = '';
+    let chunk = i;
+    for (;;) {
+      if (i >= s.length) {
+        this.i = start - 1;
+        this.fail('Unterminated string starting at');
+      }
+      const c = s.charCodeAt(i);
+      if (c === 0x22) {
+        out += s.slice(chunk, i);
+        this.i = i + 1;
+        return out;
+      }
+      if (c < 0x20) {
+        this.i = i;
+        this.fail('Invalid control character at');
+      }
+      if (c !== 0x5c) {
+        i++;
+        continue;
+      }
+      out += s.slice(chunk, i);
+      const e = s[i + 1];
+      switch (e) {
+        case '"': out += '"'; i += 2; break;
+        case '\\': out += '\\'; i += 2; break;
+        case '/': out += '/'; i += 2; break;
+        case 'b': out += '\b'; i += 2; break;
+        case 'f': out += '\f'; i += 2; break;
+        case 'n': out += '\n'; i += 2; break;
+        case 'r': out += '\r'; i += 2; break;
+        case 't': out += '\t'; i += 2; break;
+        case 'u': {
+          const hex = s.slice(i + 2, i + 6);
+          if (!/^[0-9a-fA-F]{4}$/.test(hex)) {
+            this.i = i;
+            this.fail('Invalid \\uXXXX escape');
+          }
+          out += String.fromCharCode(parseInt(hex, 16));
+          i += 6;
+          break;
+        }
+        default:
+          this.i = i;
+          this.fail('Invalid \\escape');
+      }
+      chunk = i;
+    }
+  }
+
+  object(): Record<string, unknown> {
+    const s = this.s;
+    this.i++; // {
+    const obj: Record<string, unknown> = {};
+    let order: string[] | null = null;
+    let keys: string[] | null = null;
+    this.ws();
+    if (s.charCodeAt(this.i) === 0x7d) {
+      this.i++;
+      return obj;
+    }
+    for (;;) {
+      this.ws();
+      if (s.charCodeAt(this.i) !== 0x22) this.fail('Expecting property name enclosed in double quotes');
+      const key = this.string();
+      this.ws();
+      if (s.charCodeAt(this.i) !== 0x3a) this.fail("Expecting ':' delimiter");
+      this.i++;
+      this.ws();
+      const val = this.value(true, true);
+      if (key === '__proto__') {
+        Object.defineProperty(obj, key, { value: val, enumerable: true, writable: true, configurable: true });
+      } else {
+        obj[key] = val;
+      }
+      (keys ??= []).push(key);
+      if (order === null && INTLIKE_KEY.test(key)) order = keys;
+      this.ws();
+      const c = s.charCodeAt(this.i);
+      if (c === 0x2c) {
+        this.i++;
+        continue;
+      }
+      if (c === 0x7d) {
+        this.i++;
+        break;
+      }
+      this.fail("Expecting ',' delimiter");
+    }
+    if (order !== null) {
+      Object.defineProperty(obj, KEY_ORDER, { value: order, enumerable: false });
+    }
+    return obj;
+  }
+
+  array(inObject: boolean): unknown[] {
+    const s = this.s;
+    this.i++; // [
+    const arr: unknown[] = [];
+    this.ws();
+    if (s.charCodeAt(this.i) === 0x5d) {
+      this.i++;
+      return arr;
+    }
+    for (;;) {
+      this.ws();
+      arr.push(this.value(inObject, true));
+      this.ws();
+      const c = s.charCodeAt(this.i);
+      if (c === 0x2c) {
+        this.i++;
+        continue;
+      }
+      if (c === 0x5d) {
+        this.i++;
+        return arr;
+      }
+      this.fail("Expecting ',' delimiter");
+    }
+  }
+}
+
+/** Python `json.loads(text)` (optionally with posttroll's datetime hook). Throws PyJSONError. */
+export function loads(text: string, opts: LoadsOptions = {}): unknown {
+  return new Parser(text, opts.reviveDatetimes ?? false).parseTop();
+}
+
+/**
+ * Applies posttroll's datetime hook to an already-built value (e.g. data read from the CLI's JSON):
+ * strings inside objects, and in lists under objects, that fromisoformat accepts become PyDateTime.
+ */
+export function reviveDatetimes(value: unknown, inObject = false): unknown {
+  if (typeof value === 'string') {
+    if (inObject && maybeIso(value)) return PyDateTime.tryFromisoformat(value) ?? value;
+    return value;
+  }
+  if (Array.isArray(value)) return value.map((v) => reviveDatetimes(v, inObject));
+  if (value !== null && typeof value === 'object' && isPlainObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const k of orderedKeys(value)) out[k] = reviveDatetimes(value[k], true);
+    const order = (value as { [KEY_ORDER]?: string[] })[KEY_ORDER];
+    if (order) Object.defineProperty(out, KEY_ORDER, { value: order, enumerable: false });
+    return out;
+  }
+  return value;
+}
+
+/** Python truthiness of a payload (posttroll drops falsy payloads). NaN is truthy in Python. */
+export function pyTruthy(v: unknown): boolean {
+  if (v === null || v === undefined || v === false) return false;
+  if (typeof v === 'number') return v !== 0;
+  if (typeof v === 'bigint') return v !== 0n;
+  if (typeof v === 'string') return v.length > 0;
+  if (v instanceof PyFloat) return v.value !== 0;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object' && !(v instanceof PyDateTime) && isPlainObject(v)) return Object.keys(v).length > 0;
+  return true;
+}

@@ -3,3 +3,4 @@ export * from './cli.js';
 export * from './logging.js';
 export * from './mail.js';
 export * from './progress.js';
+export * from './ini.js';

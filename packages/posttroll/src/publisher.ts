@@ -4,7 +4,7 @@ import { CURRENT_MESSAGE_VERSION, Message, type EncodeOptions } from './message.
 import { designatedReceiverEndpoint, getOwnIp } from './addressing.js';
 import { MulticastSender } from './multicast.js';
 import { silentLogger, type Logger } from './log.js';
-import { endpointPort, isAddrInUse, socketOptions, zmq, type KeepaliveOptions } from './zmqutil.js';
+import { endpointPort, isAddrInUse, pickKeepalive, socketOptions, zmq, type KeepaliveOptions } from './zmqutil.js';
 
 export interface PublisherOptions extends KeepaliveOptions {
   /** Port to bind on all interfaces; 0 picks one (posttroll's range if configured, else the OS's). */
@@ -43,8 +43,8 @@ export class Publisher {
 
   async start(): Promise<this> {
     if (this.sock) return this;
-    const { port = 0, host = '*', linger, sendHighWaterMark = 100_000, name: _n, minPort, maxPort, logger: _l, ...ka } = this.opts;
-    const sock = new zmq.Publisher({ ...socketOptions({ ...ka, ...(linger !== undefined ? { linger } : {}) }), sendHighWaterMark });
+    const { port = 0, host = '*', linger, sendHighWaterMark = 100_000, minPort, maxPort } = this.opts;
+    const sock = new zmq.Publisher({ ...socketOptions({ ...pickKeepalive(this.opts), ...(linger !== undefined ? { linger } : {}) }), sendHighWaterMark });
     try {
       if (port !== 0) {
         await sock.bind(`tcp://${host}:${port}`);

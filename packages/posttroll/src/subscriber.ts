@@ -3,7 +3,7 @@ import { Message, MessageError, decodeMessage, CURRENT_MESSAGE_VERSION } from '.
 import { addressFeedEndpoint, serviceList, topicPrefix } from './addressing.js';
 import { getPubAddress, type AddressRecord } from './nsclient.js';
 import { silentLogger, type Logger } from './log.js';
-import { socketOptions, zmq, type KeepaliveOptions } from './zmqutil.js';
+import { pickKeepalive, socketOptions, zmq, type KeepaliveOptions } from './zmqutil.js';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -63,10 +63,8 @@ export class Subscriber implements AsyncIterable<Received> {
   /** Creates the socket and connects the initial addresses. */
   start(): this {
     if (this.sock || this.closed) return this;
-    const { receiveHighWaterMark = 100_000, linger, tcpKeepalive, tcpKeepaliveCount, tcpKeepaliveIdle, tcpKeepaliveInterval } = this.opts;
-    const ka = { tcpKeepalive, tcpKeepaliveCount, tcpKeepaliveIdle, tcpKeepaliveInterval };
-    for (const k of Object.keys(ka) as Array<keyof typeof ka>) if (ka[k] === undefined) delete ka[k];
-    this.sock = new zmq.Subscriber({ ...socketOptions({ ...ka, ...(linger !== undefined ? { linger } : {}) }), receiveHighWaterMark });
+    const { receiveHighWaterMark = 100_000, linger } = this.opts;
+    this.sock = new zmq.Subscriber({ ...socketOptions({ ...pickKeepalive(this.opts), ...(linger !== undefined ? { linger } : {}) }), receiveHighWaterMark });
     for (const t of this.topics) this.sock.subscribe(t);
     for (const a of this.opts.addresses ?? []) this.add(a);
     return this;

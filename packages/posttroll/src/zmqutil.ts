@@ -31,6 +31,16 @@ export function configuredKeepalive(): KeepaliveOptions {
   return o;
 }
 
+/** Only the keep-alive fields of an options object (zeromq rejects unknown socket options). */
+export function pickKeepalive(o: KeepaliveOptions): KeepaliveOptions {
+  const out: KeepaliveOptions = {};
+  if (o.tcpKeepalive !== undefined) out.tcpKeepalive = o.tcpKeepalive;
+  if (o.tcpKeepaliveCount !== undefined) out.tcpKeepaliveCount = o.tcpKeepaliveCount;
+  if (o.tcpKeepaliveIdle !== undefined) out.tcpKeepaliveIdle = o.tcpKeepaliveIdle;
+  if (o.tcpKeepaliveInterval !== undefined) out.tcpKeepaliveInterval = o.tcpKeepaliveInterval;
+  return out;
+}
+
 export function socketOptions(extra: KeepaliveOptions & { linger?: number } = {}): KeepaliveOptions & { linger: number } {
   return { linger: DEFAULT_LINGER_MS, ...configuredKeepalive(), ...extra };
 }

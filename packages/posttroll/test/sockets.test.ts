@@ -1,0 +1,220 @@
+/** Real ZeroMQ sockets on loopback: publish/subscribe, announcements, nameserver lookups, garbage. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as zmq from 'zeromq';
+import {
+  Message,
+  NoisyPublisher,
+  NSSubscriber,
+  Publisher,
+  Subscriber,
+  decodeMessage,
+  getPubAddress,
+  MulticastReceiver,
+  setConfig,
+  resetConfig,
+  type Received,
+} from '../src/index.js';
+import { freePort, nextItem, waitFor } from '../../../test/helpers/net.js';
+
+test('publisher -> subscriber round trip with topic prefix filtering', async () => {
+  const pub = await new Publisher({ port: 0, host: '127.0.0.1' }).start();
+  const sub = new Subscriber({ addresses: [`tcp://127.0.0.1:${pub.port}`], topics: ['/AVO/viirs/sdr'] }).start();
+  const it = sub[Symbol.asyncIterator]();
+  try {
+    const wanted = new Message({ subject: '/AVO/viirs/sdr', type: 'file', data: { uid: 'x.h5' } });
+    const other = new Message({ subject: '/AVO/viirs/granule/tir', type: 'dataset', data: { a: 1 } });
+    let got: IteratorResult<Received> | undefined;
+    // PUB/SUB needs the subscription to propagate: resend until it arrives.
+    const next = it.next();
+    await waitFor(async () => {
+      pub.publish(other);
+      pub.publish(wanted);
+      got = await Promise.race([next, new Promise<undefined>((r) => setTimeout(r, 50))]);
+      return got !== undefined;
+    });
+    assert.ok(got && !got.done);
+    assert.equal(got.value.message.subject, '/AVO/viirs/sdr');
+    assert.equal(got.value.frame.toString(), wanted.encode());
+  } finally {
+    sub.close();
+    await pub.stop();
+  }
+});
+
+test('a subscriber drops malformed frames and keeps receiving', async () => {
+  const port = await freePort();
+  const raw = new zmq.Publisher({ linger: 0 });
+  await raw.bind(`tcp://127.0.0.1:${port}`);
+  const sub = new Subscriber({ addresses: [`tcp://127.0.0.1:${port}`] }).start();
+  const seen: string[] = [];
+  const running = sub.run((r) => {
+    seen.push(String(r.message.data));
+  });
+  const garbage: Array<Buffer | Buffer[]> = [
+    // (Frames not starting with "pytroll:/" never reach us: the SUB prefix filter drops them.)
+    Buffer.concat([Buffer.from('pytroll://x info u@h 2019-04-22T18:39:27 v1.01 text/ascii '), Buffer.from([0xff, 0xfe, 0x00, 0x80])]),
+    Buffer.from('pytroll://x info u@h notatime v1.01'),
+    Buffer.from('pytroll://x info u@h 2019-04-22T18:39:27 v1.01 application/json {bad'),
+    Buffer.from('pytroll://x info u@h 2019-04-22T18:39:27 v1.01 '),
+    Buffer.from('pytroll://x info u@h 2019-04-22T18:39:27 v9 text/ascii x'),
+    [Buffer.from('pytroll://x'), Buffer.from('second part')],
+    Buffer.concat([Buffer.from('pytroll:/'), Buffer.alloc(2_000_000, 0x61)]),
+  ];
+  try {
+    // Wait until the subscription is established.
+    await waitFor(async () => {
+      await raw.send(new Message({ subject: '/ok', type: 'info', data: 'ping' }).encode());
+      return seen.length > 0;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const base = sub.stats.invalid;
+    for (const g of garbage) await raw.send(g);
+    await raw.send(new Message({ subject: '/ok', type: 'info', data: 'after' }).encode());
+    await waitFor(() => seen.includes('after'));
+    assert.equal(sub.stats.invalid - base, garbage.length);
+  } finally {
+    sub.close();
+    raw.close();
+    await running;
+  }
+});
+
+test('NoisyPublisher announces to a designated nameserver by REQ and heartbeats', async () => {
+  const port = await freePort();
+  const rep = new zmq.Reply({ linger: 0 });
+  await rep.bind(`tcp://127.0.0.1:${port}`);
+  const pub = await new NoisyPublisher({ name: 'data_provider', aliases: ['this_data'], nameservers: [`127.0.0.1:${port}`], port: 0, broadcastInterval: 0.2 }).start();
+  try {
+    const [frame] = await rep.receive();
+    await rep.send('ok');
+    const m = decodeMessage(frame!.toString());
+    assert.equal(m.subject, '/address/data_provider');
+    assert.equal(m.type, 'info');
+    assert.equal(m.version, 'v1.01');
+    assert.deepEqual(m.data, { URI: `tcp://127.0.0.1:${pub.port}`, service: ['data_provider', 'this_data'], supported_message_version: 'v1.2', backend: 'unsecure_zmq' });
+    // The identical string is re-sent every interval.
+    const [again] = await rep.receive();
+    await rep.send('ok');
+    assert.equal(again!.toString(), frame!.toString());
+  } finally {
+    await pub.stop();
+    rep.close();
+  }
+});
+
+test('NoisyPublisher survives a nameserver that never answers (REQ recreated after the timeout)', async () => {
+  const port = await freePort();
+  const pub = await new NoisyPublisher({ name: 'p', nameservers: [`127.0.0.1:${port}`], port: 0, broadcastInterval: 0.05, requestTimeoutMs: 100 }).start();
+  const rep = new zmq.Reply({ linger: 0 });
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    await rep.bind(`tcp://127.0.0.1:${port}`);
+    const [frame] = await rep.receive();
+    await rep.send('ok');
+    assert.equal(decodeMessage(frame!.toString()).subject, '/address/p');
+  } finally {
+    await pub.stop();
+    rep.close();
+  }
+});
+
+test('multicast announcements on loopback reach a receiver', async () => {
+  const port = await freePort('udp');
+  setConfig({ broadcastPort: port, multicastInterface: '127.0.0.1', mcTtl: 0 });
+  const rx = new MulticastReceiver();
+  await rx.start();
+  const pub = await new NoisyPublisher({ name: 'mc_provider', port: 0, broadcastInterval: 0.1 }).start();
+  try {
+    const d = await nextItem<{ data: Buffer; address: string }>(rx, 'datagram', 3000);
+    const m = decodeMessage(d.data.toString());
+    assert.equal(m.subject, '/address/mc_provider');
+    assert.equal((m.data as { URI: string }).URI, `tcp://127.0.0.1:${pub.port}`);
+  } finally {
+    await pub.stop();
+    rx.close();
+    resetConfig();
+  }
+});
+
+test('nameserver client: request shape, matches and the 5-field no-match reply', async () => {
+  const port = await freePort();
+  const rep = new zmq.Reply({ linger: 0 });
+  await rep.bind(`tcp://127.0.0.1:${port}`);
+  const serve = (async () => {
+    for (let i = 0; i < 2; i++) {
+      const [frame] = await rep.receive();
+      const req = decodeMessage(frame!.toString());
+      assert.equal(req.subject, '/oper/ns');
+      assert.equal(req.type, 'request');
+      assert.match(frame!.toString(), / v1\.01 application\/json \{"service": "[a-z_]*"\}$/);
+      const service = (req.data as { service: string }).service;
+      const reply = service === 'this_data'
+        ? 'pytroll://oper/ns info user@host 2024-01-02T03:04:05.678901 v1.01 application/json [{"URI": "tcp://192.0.2.2:50001", "service": ["data_provider", "this_data"], "supported_message_version": "v1.2", "backend": "unsecure_zmq", "status": true, "name": "address", "receive_time": "2024-01-02T03:04:05.678901+00:00"}]'
+        : 'pytroll://oper/ns info user@host 2024-01-02T03:04:05.678901 v1.01';
+      await rep.send(reply);
+    }
+  })();
+  try {
+    const found = await getPubAddress('this_data', { nameserver: `tcp://127.0.0.1:${port}`, timeout: 2 });
+    assert.equal(found.length, 1);
+    assert.equal(found[0]!.URI, 'tcp://192.0.2.2:50001');
+    assert.equal((found[0]!.receive_time as { isoformat(): string }).isoformat(), '2024-01-02T03:04:05.678901+00:00');
+    assert.deepEqual(await getPubAddress('missing', { nameserver: `tcp://127.0.0.1:${port}`, timeout: 2 }), []);
+    await serve;
+  } finally {
+    rep.close();
+  }
+});
+
+test('NSSubscriber finds a publisher through a nameserver and follows the address feed', async () => {
+  // A tiny in-test nameserver: REP for queries plus an address PUB.
+  const nsPort = await freePort();
+  const feedPort = await freePort();
+  setConfig({ nameserverPort: nsPort, addressPublishPort: feedPort });
+  const rep = new zmq.Reply({ linger: 0 });
+  await rep.bind(`tcp://127.0.0.1:${nsPort}`);
+  const feed = new zmq.Publisher({ linger: 0 });
+  await feed.bind(`tcp://127.0.0.1:${feedPort}`);
+  let stop = false;
+  void (async () => {
+    while (!stop) {
+      try {
+        await rep.receive();
+        await rep.send('pytroll://oper/ns info user@host 2024-01-02T03:04:05 v1.01');
+      } catch {
+        return;
+      }
+    }
+  })();
+  const pub = await new Publisher({ port: 0, host: '127.0.0.1' }).start();
+  const sub = new NSSubscriber({ services: '', nameserver: '127.0.0.1', addrListener: true, timeout: 0.2, topics: '/late' }).start();
+  const it = sub[Symbol.asyncIterator]();
+  try {
+    const add = new Message({ subject: '/address/late', type: 'info', data: { URI: `tcp://127.0.0.1:${pub.port}`, service: ['late'], status: true }, version: 'v1.01' }).encode();
+    await waitFor(async () => {
+      await feed.send(add);
+      return sub.addresses.includes(`tcp://127.0.0.1:${pub.port}`);
+    });
+    const next = it.next();
+    let got: IteratorResult<Received> | undefined;
+    await waitFor(async () => {
+      pub.publish(new Message({ subject: '/late', type: 'info', data: 'hello' }));
+      got = await Promise.race([next, new Promise<undefined>((r) => setTimeout(r, 50))]);
+      return got !== undefined;
+    });
+    assert.equal(got!.value.message.data, 'hello');
+    const rm = new Message({ subject: '/address/address', type: 'info', data: { status: false, URI: `tcp://127.0.0.1:${pub.port}`, service: ['late'] }, version: 'v1.01' }).encode();
+    await waitFor(async () => {
+      await feed.send(rm);
+      return !sub.addresses.includes(`tcp://127.0.0.1:${pub.port}`);
+    });
+  } finally {
+    stop = true;
+    sub.close();
+    await pub.stop();
+    rep.close();
+    feed.close();
+    resetConfig();
+  }
+});

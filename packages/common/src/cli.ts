@@ -4,6 +4,7 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { ConfigError } from './config.js';
+import { closeAllLoggers, openLoggers } from './logging.js';
 
 export const EXIT_CONFIG = 2;
 
@@ -34,40 +35,77 @@ export function envHelp(text: string, envName: string, current?: string): string
   return `${text} [env: ${envName}${v !== undefined && v !== '' ? `=${v}` : ''}]`;
 }
 
+/** Time left for closing loggers (sending error mail) when a CLI fails. */
+const FAIL_FLUSH_MS = 5000;
+
 /**
- * Runs a CLI main function: ConfigError → one line and exit 2; any other error → message on
- * stderr and exit 1.
+ * Runs a CLI main function: ConfigError → one line and exit 2; any other error (also an
+ * uncaught exception or unhandled rejection later on) → logged at ERROR to every open logger
+ * (so it is mailed), message on stderr, exit 1. Open loggers are closed (error mail sent) before
+ * the process exits.
  */
 export async function runMain(prog: string, main: () => Promise<void | number>): Promise<void> {
+  let failing = false;
+  const fatal = (e: unknown): void => {
+    if (failing) {
+      process.stderr.write(`${prog}: ${(e as Error)?.stack ?? String(e)}\n`);
+      return;
+    }
+    failing = true;
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${prog}: error: ${e.message.split('\n')[0]}\n`);
+      void closeAllLoggers(FAIL_FLUSH_MS).finally(() => process.exit(EXIT_CONFIG));
+      return;
+    }
+    const text = (e as Error)?.stack ?? String(e);
+    const loggers = openLoggers();
+    for (const l of loggers) l.error(`${prog} failed: ${text}`);
+    // The console transport of a logger already printed it; say it on stderr otherwise.
+    if (loggers.length === 0) process.stderr.write(`${prog}: ${text}\n`);
+    void closeAllLoggers(FAIL_FLUSH_MS).finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', fatal);
+  process.on('unhandledRejection', fatal);
   try {
     const code = await main();
     if (typeof code === 'number') process.exitCode = code;
   } catch (e) {
-    if (e instanceof ConfigError) configFail(prog, e.message);
-    process.stderr.write(`${prog}: ${(e as Error)?.stack ?? e}\n`);
-    process.exit(1);
+    fatal(e);
+    // Keep the caller waiting: the process exits once the loggers are closed.
+    await new Promise(() => {});
   }
 }
 
 type Cleanup = (signal: string) => Promise<void> | void;
 
 /**
- * Calls cleanup once on SIGINT or SIGTERM, then exits (code 0). A second signal, or cleanup
- * taking longer than graceMs, exits at once.
+ * Calls cleanup once on SIGINT or SIGTERM, then closes every open logger (sending buffered error
+ * mail, finishing the log file) and exits with code 0. A second signal, or cleanup plus the mail
+ * taking longer than graceMs (default 5 s, env VIIRS_SHUTDOWN_GRACE in seconds), exits at once.
+ * With `exit: false` only cleanup runs (for tests).
  */
 export function onShutdown(cleanup: Cleanup, opts: { graceMs?: number; exit?: boolean } = {}): () => void {
-  const graceMs = opts.graceMs ?? 5000;
+  const envGrace = Number(process.env.VIIRS_SHUTDOWN_GRACE);
+  const graceMs = opts.graceMs ?? (Number.isFinite(envGrace) && envGrace > 0 ? envGrace * 1000 : 5000);
   let stopping = false;
   const handler = (signal: NodeJS.Signals): void => {
     if (stopping) {
       process.exit(signal === 'SIGINT' ? 130 : 143);
     }
     stopping = true;
+    const deadline = Date.now() + graceMs;
     const t = setTimeout(() => process.exit(1), graceMs);
     t.unref();
     Promise.resolve()
       .then(() => cleanup(signal))
       .catch((e) => process.stderr.write(`shutdown: ${(e as Error)?.message ?? e}\n`))
+      .then(async () => {
+        if (opts.exit === false) return;
+        // Leave a little of the grace for exiting; a mail server that does not answer must not
+        // turn a clean stop into a kill.
+        const ok = await closeAllLoggers(deadline - Date.now() - 100);
+        if (!ok) process.stderr.write('shutdown: logs/error mail not finished within the grace period\n');
+      })
       .finally(() => {
         if (opts.exit !== false) process.exit(0);
       });

@@ -6,6 +6,7 @@
 import nodemailer from 'nodemailer';
 import Transport from 'winston-transport';
 import os from 'node:os';
+import { ConfigError } from './config.js';
 
 export interface MailSettings {
   host: string;
@@ -23,25 +24,43 @@ export interface MailSettings {
   maxBuffered?: number;
 }
 
+/** Parses MAILHOST: `host`, `host:port`, `[v6addr]` or `[v6addr]:port`; the port defaults to 25. */
+export function parseMailHost(v: string): { host: string; port: number } {
+  const s = v.trim();
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(s) ?? /^([^:]+)(?::(\d+))?$/.exec(s);
+  if (!m) {
+    // A bare IPv6 address (several colons, no brackets) is a host without port.
+    if (s.split(':').length > 2 && /^[0-9a-fA-F:.]+$/.test(s)) return { host: s, port: 25 };
+    throw new ConfigError(`MAILHOST must be host or host:port, got ${JSON.stringify(v)}`);
+  }
+  const port = m[2] === undefined ? 25 : Number(m[2]);
+  if (!(port >= 1 && port <= 65535)) throw new ConfigError(`MAILHOST port must be 1-65535, got ${JSON.stringify(v)}`);
+  return { host: m[1] as string, port };
+}
+
 /**
  * Settings from MAILHOST (host or host:port), LOG_SENDER and LOG_RECIPIENT (comma-separated);
- * null unless all three are set. VIIRS_MAIL_INTERVAL (seconds) sets the rate limit.
+ * null unless all three are set. VIIRS_MAIL_INTERVAL (seconds, default 600) sets the rate limit:
+ * at most one mail per interval, the first one after a window of min(60 s, interval).
+ * Malformed values raise ConfigError.
  */
 export function mailSettingsFromEnv(name: string, env: Record<string, string | undefined> = process.env): MailSettings | null {
-  const host = env.MAILHOST?.trim();
+  const hostPort = env.MAILHOST?.trim();
   const from = env.LOG_SENDER?.trim();
   const to = env.LOG_RECIPIENT?.trim();
-  if (!host || !from || !to) return null;
-  const m = /^(.*?)(?::(\d+))?$/.exec(host) as RegExpExecArray;
-  const interval = Number(env.VIIRS_MAIL_INTERVAL ?? '');
-  return {
-    host: m[1] as string,
-    port: m[2] ? Number(m[2]) : 25,
-    from,
-    to: to.split(',').map((s) => s.trim()).filter(Boolean),
-    subject: `${name} errors`,
-    ...(Number.isFinite(interval) && interval >= 0 && env.VIIRS_MAIL_INTERVAL ? { minIntervalMs: interval * 1000, batchWindowMs: Math.min(60_000, interval * 1000) } : {}),
-  };
+  if (!hostPort || !from || !to) return null;
+  const { host, port } = parseMailHost(hostPort);
+  const recipients = to.split(',').map((s) => s.trim()).filter(Boolean);
+  if (recipients.length === 0) throw new ConfigError(`LOG_RECIPIENT has no address: ${JSON.stringify(to)}`);
+  const settings: MailSettings = { host, port, from, to: recipients, subject: `${name} errors` };
+  const iv = env.VIIRS_MAIL_INTERVAL?.trim();
+  if (iv) {
+    const interval = Number(iv);
+    if (!Number.isFinite(interval) || interval < 0) throw new ConfigError(`VIIRS_MAIL_INTERVAL must be a number of seconds >= 0, got ${JSON.stringify(iv)}`);
+    settings.minIntervalMs = interval * 1000;
+    settings.batchWindowMs = Math.min(60_000, interval * 1000);
+  }
+  return settings;
 }
 
 interface Info {
@@ -55,6 +74,7 @@ export class MailTransport extends Transport {
   private buffer: string[] = [];
   private suppressed = 0;
   private timer: NodeJS.Timeout | null = null;
+  private timerDue = Infinity;
   private lastSent = 0;
   private sending: Promise<void> = Promise.resolve();
   private report: (msg: string) => void = (m) => process.stderr.write(`${m}\n`);
@@ -106,17 +126,17 @@ export class MailTransport extends Transport {
     due = Math.max(due, earliest);
     if (this.timer) {
       // Keep the earlier of the two deadlines.
-      const existing = (this.timer as unknown as { _due?: number })._due ?? Infinity;
-      if (existing <= due) return;
+      if (this.timerDue <= due) return;
       clearTimeout(this.timer);
     }
     const t = setTimeout(() => {
       this.timer = null;
+      this.timerDue = Infinity;
       void this.flush();
     }, Math.max(0, due - now));
-    (t as unknown as { _due?: number })._due = due;
     t.unref();
     this.timer = t;
+    this.timerDue = due;
   }
 
   /** Sends everything buffered now (ignores the rate limit) and waits for the SMTP exchange. */
@@ -124,6 +144,7 @@ export class MailTransport extends Transport {
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
+      this.timerDue = Infinity;
     }
     this.sending = this.sending.then(() => this.sendBuffered());
     return this.sending;
@@ -151,9 +172,16 @@ export class MailTransport extends Transport {
     }
   }
 
+  /** Records buffered and not yet sent (for tests and status). */
+  get pending(): number {
+    return this.buffer.length + this.suppressed;
+  }
+
+  /** Called by winston when the logger ends: sends what is still buffered, then closes. */
   override close(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.transporter.close();
+    this.timerDue = Infinity;
+    void this.flush().finally(() => this.transporter.close());
   }
 }

@@ -47,9 +47,34 @@ export function defaultSender(): string {
 const PY_WS = '\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
 const PY_WS_RUN = new RegExp(`[${PY_WS}]+`, 'g');
 const HAS_PY_WS = new RegExp(`[${PY_WS}]`);
+const HAS_PY_WS_NOT_SPACE = new RegExp(`[${PY_WS.replace('\\x1c-\\x20', '\\x1c-\\x1f')}]`);
+const STARTS_WS = new RegExp(`^[${PY_WS}]`);
 
 /** Python `re.split(r"\s+", s, maxsplit)`. */
 export function pySplit(s: string, maxsplit: number): string[] {
+  // Fast path: fields separated by single ASCII spaces and no other whitespace before the last split.
+  const fast: string[] = [];
+  let pos = 0;
+  while (fast.length < maxsplit) {
+    const sp = s.indexOf(' ', pos);
+    if (sp < 0) break;
+    fast.push(s.slice(pos, sp));
+    pos = sp + 1;
+  }
+  if (fast.length === maxsplit || s.indexOf(' ', pos) < 0) {
+    const head = s.slice(0, pos);
+    const rest = s.slice(pos);
+    // Valid only if no field is empty (a run of spaces), no other whitespace is in the fields, and
+    // the remainder does not start with whitespace (the split would eat it).
+    if (!fast.includes('') && !HAS_PY_WS_NOT_SPACE.test(head) && (fast.length < maxsplit ? !HAS_PY_WS.test(rest) : !STARTS_WS.test(rest)) && !(fast.length < maxsplit && rest === '')) {
+      fast.push(rest);
+      return fast;
+    }
+  }
+  return pySplitSlow(s, maxsplit);
+}
+
+function pySplitSlow(s: string, maxsplit: number): string[] {
   const out: string[] = [];
   let last = 0;
   PY_WS_RUN.lastIndex = 0;

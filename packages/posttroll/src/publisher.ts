@@ -20,12 +20,20 @@ export interface PublisherOptions extends KeepaliveOptions {
   logger?: Logger;
 }
 
+/** Frames held in process while libzmq is busy (beyond this they are dropped with a warning). */
+const MAX_BACKLOG = 1_000_000;
+
 /** A ZeroMQ PUB socket sending posttroll messages, one frame each. */
 export class Publisher {
   readonly name: string;
   private sock: zmq.Publisher | null = null;
   private _port = 0;
   private lastBeat: number | null = null;
+  private backlog: Array<string | Buffer> = [];
+  private draining = false;
+  private inflight: Promise<void> = Promise.resolve();
+  /** Messages dropped because the in-process backlog was full. */
+  dropped = 0;
   protected readonly log: Logger;
 
   constructor(private readonly opts: PublisherOptions = {}) {
@@ -79,10 +87,59 @@ export class Publisher {
     return this;
   }
 
-  /** Sends an encoded message (string or bytes) as one frame. Never blocks: PUB drops at the HWM. */
+  /**
+   * Sends an encoded message (string or bytes) as one frame, in order. PUB never blocks on a
+   * slow subscriber (ZeroMQ drops at the HWM), but libzmq can be briefly busy under a burst: then
+   * frames wait in a bounded in-process queue instead of being lost.
+   */
   send(frame: string | Buffer): void {
-    if (!this.sock) throw new Error('publisher is not started');
-    this.sock.send(frame).catch((e: unknown) => this.log.warn(`publisher ${this.name || this._port}: send failed: ${(e as Error).message}`));
+    const sock = this.sock;
+    if (!sock) throw new Error('publisher is not started');
+    if (this.backlog.length === 0 && !this.draining) {
+      try {
+        this.inflight = sock.send(frame);
+        this.inflight.catch((e: unknown) => this.sendFailed(e));
+        return;
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'EBUSY') {
+          this.sendFailed(e);
+          return;
+        }
+      }
+    }
+    if (this.backlog.length >= MAX_BACKLOG) {
+      this.dropped++;
+      if (this.dropped === 1 || this.dropped % 10_000 === 0) this.log.warn(`publisher ${this.name || this._port}: send backlog full, ${this.dropped} message(s) dropped`);
+      return;
+    }
+    this.backlog.push(frame);
+    if (!this.draining) void this.drain(sock);
+  }
+
+  private async drain(sock: zmq.Publisher): Promise<void> {
+    this.draining = true;
+    try {
+      await this.inflight.catch(() => undefined);
+      while (this.backlog.length && this.sock === sock) {
+        const f = this.backlog.shift() as string | Buffer;
+        try {
+          await sock.send(f);
+        } catch (e) {
+          if ((e as { code?: string }).code === 'EBUSY') {
+            this.backlog.unshift(f);
+            await new Promise((r) => setImmediate(r));
+          } else {
+            this.sendFailed(e);
+          }
+        }
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private sendFailed(e: unknown): void {
+    if (this.sock) this.log.warn(`publisher ${this.name || this._port}: send failed: ${(e as Error).message}`);
   }
 
   /** Encodes and sends a message. */

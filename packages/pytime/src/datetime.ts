@@ -495,8 +495,62 @@ function parseTime(c: Cursor, start: number): { h: number; m: number; s: number;
   return { h, m, s, us, offset };
 }
 
+/** Two ASCII digits at i as a number, or -1. */
+function d2(s: string, i: number): number {
+  const a = s.charCodeAt(i) - 48;
+  const b = s.charCodeAt(i + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/**
+ * Fast path for the layouts posttroll itself writes: YYYY-MM-DDTHH:MM:SS[.ffffff][±HH:MM].
+ * Returns undefined when the string has another shape (the full grammar then decides).
+ */
+function parseCommon(s: string): PyDateTime | null | undefined {
+  const n = s.length;
+  if (n !== 19 && n !== 26 && n !== 25 && n !== 32) return undefined;
+  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return undefined;
+  const y1 = d2(s, 0);
+  const y2 = d2(s, 2);
+  const mo = d2(s, 5);
+  const d = d2(s, 8);
+  const h = d2(s, 11);
+  const mi = d2(s, 14);
+  const se = d2(s, 17);
+  if (y1 < 0 || y2 < 0 || mo < 0 || d < 0 || h < 0 || mi < 0 || se < 0) return undefined;
+  let us = 0;
+  let p = 19;
+  if (n === 26 || n === 32) {
+    if (s.charCodeAt(19) !== 46) return undefined;
+    const a = d2(s, 20);
+    const b = d2(s, 22);
+    const c = d2(s, 24);
+    if (a < 0 || b < 0 || c < 0) return undefined;
+    us = a * 10000 + b * 100 + c;
+    p = 26;
+  }
+  let offset: number | null = null;
+  if (n - p === 6) {
+    const sign = s.charCodeAt(p);
+    if ((sign !== 43 && sign !== 45) || s.charCodeAt(p + 3) !== 58) return undefined;
+    const oh = d2(s, p + 1);
+    const om = d2(s, p + 4);
+    if (oh < 0 || om < 0) return undefined;
+    offset = (sign === 45 ? -1 : 1) * (oh * 3600 + om * 60) * US_PER_SEC;
+    if (offset === 0) offset = 0;
+  } else if (n !== p) {
+    return undefined;
+  }
+  const year = y1 * 100 + y2;
+  if (year < MINYEAR || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(year, mo) || h > 23 || mi > 59 || se > 59) return null;
+  if (offset !== null && Math.abs(offset) >= US_PER_DAY) return null;
+  return new PyDateTime(year, mo, d, h, mi, se, us, offset);
+}
+
 function parseIsoformat(input: string): PyDateTime | null {
   if (typeof input !== 'string') return null;
+  const fast = parseCommon(input);
+  if (fast !== undefined) return fast;
   const chars = Array.from(input); // code points
   if (chars.length < 7) return null;
   // Exactly one position, the date/time separator, may hold a non-ASCII character.

@@ -1,0 +1,134 @@
+/**
+ * posttroll wire library benchmark: codec throughput on the realistic SDR file message, and
+ * publisher -> subscriber (two processes, loopback) sustained rate with zero loss and latency.
+ *
+ *   node --import tsx bench/posttroll.bench.ts
+ */
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Message, Publisher, Subscriber, decodeMessage, PyDateTime } from '@viirs/posttroll';
+import { freePort } from '../test/helpers/net.js';
+import { printTable, percentile } from './lib.js';
+
+const SEED = {
+  segment: 'SVM16',
+  platform_name: 'Suomi-NPP',
+  start_time: PyDateTime.fromisoformat('2019-04-22T18:28:34.800000'),
+  end_time: PyDateTime.fromisoformat('2019-04-22T18:29:59'),
+  orbit_number: 38780,
+  proctime: PyDateTime.fromisoformat('2019-04-22T18:39:26.285541'),
+  uri: '/viirs/sdr/SVM16_npp_d20190422_t1828348_e1829590_b38780_c20190422183926285541_cspp_dev.h5',
+  uid: 'SVM16_npp_d20190422_t1828348_e1829590_b38780_c20190422183926285541_cspp_dev.h5',
+  sensor: ['viirs'],
+  orig_platform_name: 'npp',
+};
+
+function nowUs(): number {
+  return (performance.timeOrigin + performance.now()) * 1000;
+}
+
+// ------------------------------------------------------------------------------------------
+// child: a publisher sending at a given rate
+// ------------------------------------------------------------------------------------------
+async function child(): Promise<void> {
+  const port = Number(process.argv[3]);
+  const pub = await new Publisher({ port, host: '127.0.0.1', sendHighWaterMark: 0 }).start();
+  process.send?.({ ready: true });
+  process.on('message', async (cmd: { rate: number; count: number; stamp: boolean }) => {
+    const { rate, count, stamp } = cmd;
+    const start = performance.now();
+    let sent = 0;
+    while (sent < count) {
+      const due = Math.min(count, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
+      while (sent < due) {
+        const data = stamp ? { ...SEED, seq: sent, t_us: nowUs() } : { ...SEED, seq: sent };
+        pub.publish(new Message({ subject: '/AVO/viirs/sdr', type: 'file', data }));
+        sent++;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    const secs = (performance.now() - start) / 1000;
+    process.send?.({ done: true, sent, secs });
+  });
+}
+
+async function run(): Promise<void> {
+  const rows: Array<Array<string | number>> = [];
+
+  // Codec throughput.
+  const msg = new Message({ subject: '/AVO/viirs/sdr', type: 'file', data: SEED });
+  const wire = msg.encode();
+  const N = 200_000;
+  for (let i = 0; i < 20_000; i++) decodeMessage(msg.encode()); // warm-up
+  let t = performance.now();
+  for (let i = 0; i < N; i++) msg.encode();
+  const encPerS = N / ((performance.now() - t) / 1000);
+  t = performance.now();
+  for (let i = 0; i < N; i++) new Message({ subject: '/AVO/viirs/sdr', type: 'file', data: SEED }).encode();
+  const buildPerS = N / ((performance.now() - t) / 1000);
+  t = performance.now();
+  for (let i = 0; i < N; i++) decodeMessage(wire);
+  const decPerS = N / ((performance.now() - t) / 1000);
+  rows.push(['encode (SDR file message, ' + wire.length + ' B)', `${Math.round(encPerS).toLocaleString('en')} msg/s`, '≥ 200k (Python ~66k)']);
+  rows.push(['build + encode', `${Math.round(buildPerS).toLocaleString('en')} msg/s`, '(Python ~21k)']);
+  rows.push(['decode', `${Math.round(decPerS).toLocaleString('en')} msg/s`, '≥ 200k (Python ~62k)']);
+
+  // Pub -> sub across processes.
+  const port = await freePort();
+  const pubProc = fork(fileURLToPath(import.meta.url), ['--child', String(port)], { execArgv: ['--import', 'tsx'] });
+  await new Promise<void>((r) => pubProc.once('message', () => r()));
+  const sub = new Subscriber({ addresses: [`tcp://127.0.0.1:${port}`], topics: '/AVO/viirs/sdr', receiveHighWaterMark: 0 }).start();
+  let received = 0;
+  let lastSeq = -1;
+  let outOfOrder = 0;
+  const lat: number[] = [];
+  let recordLatency = false;
+  void sub.run((r) => {
+    const d = r.message.data as { seq: number; t_us?: number };
+    if (d.seq !== lastSeq + 1 && d.seq !== 0) outOfOrder++;
+    lastSeq = d.seq;
+    received++;
+    if (recordLatency && d.t_us !== undefined) lat.push(nowUs() - d.t_us);
+  });
+  const burst = async (rate: number, count: number, stamp: boolean): Promise<{ sent: number; got: number; secs: number }> => {
+    received = 0;
+    lastSeq = -1;
+    const done = new Promise<{ sent: number; secs: number }>((r) => pubProc.once('message', (m: { sent: number; secs: number }) => r(m)));
+    pubProc.send({ rate, count, stamp });
+    const res = await done;
+    const until = Date.now() + 3000;
+    while (received < res.sent && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    return { sent: res.sent, got: received, secs: res.secs };
+  };
+  // Establish the subscription (slow joiner) before measuring.
+  for (let i = 0; i < 50 && received === 0; i++) await burst(1000, 10, false);
+
+  let best = 0;
+  for (const rate of [20_000, 50_000, 80_000, 120_000, 160_000, 200_000]) {
+    const count = Math.max(50_000, rate * 2);
+    const r = await burst(rate, count, false);
+    const achieved = Math.round(r.sent / r.secs);
+    const lossless = r.got === r.sent;
+    rows.push([`pub→sub ${rate.toLocaleString('en')} msg/s offered`, `${achieved.toLocaleString('en')} msg/s sent, ${r.got}/${r.sent} received`, lossless ? 'no loss' : `LOST ${r.sent - r.got}`]);
+    if (lossless) best = Math.max(best, achieved);
+    else break;
+  }
+  rows.push(['sustained with zero loss', `${best.toLocaleString('en')} msg/s`, '≥ 50k (Python 5–6k)']);
+
+  recordLatency = true;
+  lat.length = 0;
+  await burst(1000, 5000, true);
+  recordLatency = false;
+  lat.sort((a, b) => a - b);
+  rows.push(['latency at 1000 msg/s, p50', `${(percentile(lat, 50) / 1000).toFixed(3)} ms`, '']);
+  rows.push(['latency at 1000 msg/s, p99', `${(percentile(lat, 99) / 1000).toFixed(3)} ms`, '≤ 1 ms (Python 1.2 ms)']);
+  rows.push(['messages out of order', String(outOfOrder), '0']);
+
+  sub.close();
+  pubProc.kill();
+  printTable('posttroll wire library', ['measure', 'result', 'target / Python'], rows);
+  process.exit(0);
+}
+
+if (process.argv[2] === '--child') void child();
+else void run();

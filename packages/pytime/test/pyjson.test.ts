@@ -1,0 +1,59 @@
+/** Python json.dumps / json.loads semantics. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { dumps, loads, floatRepr, PyFloat, PyDateTime, PyJSONError, pyTruthy, KEY_ORDER } from '../src/index.js';
+
+test('float repr follows Python', () => {
+  const cases: Array<[number, string]> = [
+    [1, '1.0'], [1e16, '1e+16'], [1e15, '1000000000000000.0'], [1e-5, '1e-05'], [1e-4, '0.0001'], [0.1 + 0.2, '0.30000000000000004'],
+    [1.5e16, '1.5e+16'], [123456789012345678, '1.2345678901234568e+17'], [-0, '-0.0'], [0, '0.0'], [1e22, '1e+22'], [5e-324, '5e-324'],
+    [1.7976931348623157e308, '1.7976931348623157e+308'], [NaN, 'NaN'], [Infinity, 'Infinity'], [-Infinity, '-Infinity'], [-2.5, '-2.5'], [123.456, '123.456'],
+  ];
+  for (const [v, s] of cases) assert.equal(floatRepr(v), s, String(v));
+});
+
+test('dumps: separators, ASCII escapes, ints vs floats, datetimes', () => {
+  assert.equal(dumps({ a: [1, 2.5, new PyFloat(3), 'é\u2713\ud83d\ude00', null, true], b: { c: '"\\/\n\t\u0001\u007f' } }), '{"a": [1, 2.5, 3.0, "\\u00e9\\u2713\\ud83d\\ude00", null, true], "b": {"c": "\\"\\\\/\\n\\t\\u0001\\u007f"}}');
+  assert.equal(dumps(12345678901234567890n), '12345678901234567890');
+  assert.equal(dumps({ t: PyDateTime.fromisoformat('2019-04-22T18:28:34.8') }), '{"t": "2019-04-22T18:28:34.800000"}');
+  assert.throws(() => dumps({ s: new Set([1]) }), PyJSONError);
+  const cyc: Record<string, unknown> = {};
+  cyc.self = cyc;
+  assert.throws(() => dumps(cyc), /Circular/);
+});
+
+test('loads: escapes, numbers, literals, duplicate keys, errors', () => {
+  assert.deepEqual(loads('{"a": "x\\"y\\\\z\\/\\u00e9\\ud83d\\ude00\\n", "b": [1, -2, 3.5, 1e2, 1E-2, -0.0]}'), { a: 'x"y\\z/é\ud83d\ude00\n', b: [1, -2, 3.5, new PyFloat(100), 0.01, new PyFloat(-0)] });
+  assert.deepEqual(loads('{"a": 1, "b": 2, "a": 3}'), { a: 3, b: 2 });
+  assert.equal(Object.keys(loads('{"a": 1, "b": 2, "a": 3}') as object).join(), 'a,b');
+  assert.equal(loads('9007199254740993'), 9007199254740993n);
+  assert.equal(loads(' \n\t 42 \r\n'), 42);
+  assert.ok(Number.isNaN(loads('NaN') as number));
+  assert.equal(loads('-Infinity'), -Infinity);
+  for (const bad of ['', '{', '{"a" 1}', '{"a": 1,}', '[1,]', '01', '1.', '.5', '"\u0001"', '"abc', '{"a": 1} x', 'nul', "{'a': 1}", '"\\x41"', '"\\u12G4"', '+1']) {
+    assert.throws(() => loads(bad), PyJSONError, JSON.stringify(bad));
+  }
+});
+
+test('loads: integer-like keys keep their order for dumps', () => {
+  const o = loads('{"z": 1, "10": 2, "2": 3, "a": 4}') as Record<string, unknown>;
+  assert.deepEqual((o as { [KEY_ORDER]?: string[] })[KEY_ORDER], ['z', '10', '2', 'a']);
+  assert.equal(dumps(o), '{"z": 1, "10": 2, "2": 3, "a": 4}');
+});
+
+test('loads with reviveDatetimes follows posttroll: objects and lists under them only', () => {
+  const v = loads('[["2019-04-22"], "2019-04-22", {"a": "2019-04-22", "b": ["2019-04-23", ["20190424"]], "c": "x2019", "2019-04-25": 1}]', { reviveDatetimes: true }) as unknown[];
+  assert.equal(v[1], '2019-04-22');
+  assert.deepEqual(v[0], ['2019-04-22']);
+  const o = v[2] as Record<string, unknown>;
+  assert.ok(o.a instanceof PyDateTime);
+  assert.ok((o.b as unknown[])[0] instanceof PyDateTime);
+  assert.ok(((o.b as unknown[])[1] as unknown[])[0] instanceof PyDateTime);
+  assert.equal(o.c, 'x2019');
+  assert.equal(o['2019-04-25'], 1);
+});
+
+test('Python truthiness of payloads', () => {
+  for (const f of ['', 0, false, null, undefined, [], {}, new PyFloat(0), 0n]) assert.equal(pyTruthy(f), false, String(f));
+  for (const t of ['x', 1, NaN, [0], { a: 0 }, new PyFloat(1), PyDateTime.fromisoformat('2019-01-01')]) assert.equal(pyTruthy(t), true, String(t));
+});

@@ -1,1 +1,3 @@
-export {};
+export * from './nameserver.js';
+export * from './registry.js';
+export * from './ratelimit.js';

@@ -75,7 +75,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
   })();
   const argv = await cli(PROG, args)
     .usage(
-      '$0 [options]\n\nposttroll-compatible nameserver: answers "/oper/ns request" lookups, keeps the addresses publishers announce (UDP multicast, or REQ with --no-multicast), and publishes add/remove notices and heartbeats on the address feed. A drop-in replacement for posttroll\'s nameserver.',
+      'viirs-nameserver [options]\n\nposttroll-compatible nameserver: answers "/oper/ns request" lookups, keeps the addresses publishers announce (UDP multicast, or REQ with --no-multicast), and publishes add/remove notices and heartbeats on the address feed. A drop-in replacement for posttroll\'s nameserver.',
     )
     .option('multicast', {
       type: 'boolean',

@@ -2,9 +2,13 @@
  * The thin CLI layer every daemon shares: yargs set up with strict parsing and one clear line
  * (exit code 2) on bad usage or bad configuration, and signal handling that never hangs.
  */
-import yargs, { type Argv } from 'yargs';
+import { createRequire } from 'node:module';
+import type { Argv } from 'yargs';
 import { ConfigError } from './config.js';
 import { closeAllLoggers, openLoggers } from './logging.js';
+
+// yargs' CommonJS build is used on purpose: its ESM build wraps help text in the middle of words.
+const yargs = createRequire(import.meta.url)('yargs/yargs') as (args: string[]) => Argv;
 
 export const EXIT_CONFIG = 2;
 

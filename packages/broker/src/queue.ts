@@ -138,10 +138,12 @@ export class TaskQueue {
       throw new QueueStoreError(`cannot open the queue database ${opts.file}: ${(e as Error).message}`);
     }
     try {
+      // One broker per queue: the exclusive lock is taken by the first write below and held until
+      // close (the OS drops it if the process dies), so a second broker fails instead of handing out
+      // the same tasks. Set before WAL so that no shared-memory index is used either.
+      this.db.pragma('locking_mode = EXCLUSIVE');
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`);
-      // One broker per queue: a second process gets SQLITE_BUSY instead of handing out the same tasks.
-      this.db.pragma('locking_mode = EXCLUSIVE');
       this.db.exec(`
         CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
         CREATE TABLE IF NOT EXISTS tasks (
@@ -158,8 +160,9 @@ export class TaskQueue {
         CREATE INDEX IF NOT EXISTS tasks_order ON tasks (key_seq, id);
       `);
       const v = this.db.prepare('SELECT v FROM meta WHERE k = ?').get('schema') as { v: string } | undefined;
-      if (!v) this.db.prepare('INSERT INTO meta (k, v) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
-      else if (v.v !== SCHEMA_VERSION) throw new QueueStoreError(`queue database ${opts.file} has schema ${v.v}, expected ${SCHEMA_VERSION}`);
+      if (v && v.v !== SCHEMA_VERSION) throw new QueueStoreError(`queue database ${opts.file} has schema ${v.v}, expected ${SCHEMA_VERSION}`);
+      this.db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)').run('schema', SCHEMA_VERSION);
+      this.db.prepare('INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)').run('opened', `${new Date().toISOString()} pid ${process.pid}`);
     } catch (e) {
       this.db.close();
       if (e instanceof QueueStoreError) throw e;

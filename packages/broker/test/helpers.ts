@@ -106,11 +106,14 @@ export function captureLogger(): CapturedLog {
 /** A REQ client for one request/reply at a time (a fresh socket if a reply times out). */
 export class TaskClient {
   private sock: zmq.Request;
-  constructor(readonly endpoint: string) {
+  constructor(
+    readonly endpoint: string,
+    readonly timeoutMs = 10_000,
+  ) {
     this.sock = this.make();
   }
   private make(): zmq.Request {
-    const s = new zmq.Request({ linger: 0, receiveTimeout: 10_000, sendTimeout: 10_000 });
+    const s = new zmq.Request({ linger: 0, receiveTimeout: this.timeoutMs, sendTimeout: this.timeoutMs });
     s.connect(this.endpoint);
     return s;
   }

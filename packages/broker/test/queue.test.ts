@@ -255,3 +255,16 @@ test('granule data helper matches what the merge test expects', () => {
   // Guard against the helper silently changing the field order the expectations rely on.
   assert.deepEqual(Object.keys(granuleData(A)), ['start_time', 'end_time', 'start_date', 'orbit_number', 'platform_name', 'orig_platform_name', 'sensor', 'proctime', 'dataset']);
 });
+
+test('the lock holds even when the database already existed (the first broker only reads it)', () => {
+  const dir = tmpDir();
+  try {
+    const file = path.join(dir, 'broker.sqlite');
+    q(file).close();
+    const q1 = q(file);
+    assert.throws(() => q(file), (e: unknown) => e instanceof QueueStoreError && /in use by another broker/.test(e.message));
+    q1.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

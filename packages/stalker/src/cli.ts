@@ -1,0 +1,4 @@
+/** Entry point of the viirs-stalker bin. */
+import { run } from './main.js';
+
+run();

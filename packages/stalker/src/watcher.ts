@@ -1,0 +1,521 @@
+/**
+ * Real inotify for Node: `inotifywait` (Debian package inotify-tools) as a child process in
+ * monitor mode, reporting close-after-write and moved-to events under a set of directories,
+ * recursively. Node's fs.watch cannot tell a close-after-write from a modification, so it could
+ * announce half-written files; inotifywait can, and flushes every event as it happens (latency
+ * well under a millisecond).
+ *
+ * Output is machine-safe: `--format '%e%0%w%f%0' --no-newline` gives NUL-terminated
+ * "EVENTS\0PATH\0" records, so names with spaces or newlines come through intact.
+ *
+ * Recovery, each with an error line and without losing files:
+ * - inotify queue overflow (Q_OVERFLOW): events were dropped by the kernel.
+ * - a watched directory deleted, moved away or unmounted: it is created again.
+ * - inotifywait exiting (killed, watch limit reached, directory unreadable): restarted with
+ *   back-off (0.5 s doubling to 30 s).
+ * In every case the watches are set up again, then the directories are rescanned. A file changed
+ * since the incident (minus the rescan window) that was not delivered after its last change, and
+ * that no process holds open for writing, is delivered as if its event had arrived. Files still
+ * open get their close-write event later.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError } from '@viirs/common';
+import type { Logger } from '@viirs/posttroll';
+import type { WatchEvent } from './config.js';
+
+export type Origin = 'event' | 'rescan';
+
+export interface WatcherOptions {
+  /** Absolute directories; created if missing and watched recursively. */
+  dirs: string[];
+  events?: readonly WatchEvent[];
+  /** Called for every close-write / moved-to path (and for files a rescan finds). */
+  onPath: (pathname: string, origin: Origin) => void;
+  logger: Logger;
+  /** The inotifywait executable (default: `inotifywait` on PATH). */
+  inotifywait?: string;
+  /** After an incident, files changed up to this long before it are rescanned (default 600 s). */
+  rescanWindowMs?: number;
+  /** First and longest delay before restarting a failed inotifywait (default 500 ms, 30 s). */
+  restartMinMs?: number;
+  restartMaxMs?: number;
+  /** How long to wait for "Watches established." (default 120 s; a large tree takes a while). */
+  establishTimeoutMs?: number;
+}
+
+export interface WatcherStats {
+  events: number;
+  rescanned: number;
+  recoveries: number;
+  overflows: number;
+  restarts: number;
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+function wallMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Paths of files held open for writing by any process this user can inspect (via /proc). */
+export async function openForWriting(candidates: ReadonlySet<string>): Promise<{ open: Set<string>; uninspectable: number }> {
+  const open = new Set<string>();
+  let uninspectable = 0;
+  let pids: string[];
+  try {
+    pids = (await fsp.readdir('/proc')).filter((p) => /^\d+$/.test(p));
+  } catch {
+    return { open, uninspectable: -1 };
+  }
+  for (const pid of pids) {
+    let fds: string[];
+    try {
+      fds = await fsp.readdir(`/proc/${pid}/fd`);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EACCES') uninspectable++;
+      continue;
+    }
+    for (const fd of fds) {
+      let target: string;
+      try {
+        target = await fsp.readlink(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue;
+      }
+      if (!candidates.has(target)) continue;
+      try {
+        const info = await fsp.readFile(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+        const m = /^flags:\s*([0-7]+)/m.exec(info);
+        const acc = m ? parseInt(m[1] as string, 8) & 3 : 1;
+        if (acc === 1 || acc === 2) open.add(target);
+      } catch {
+        open.add(target); // cannot tell: assume it is being written
+      }
+    }
+  }
+  return { open, uninspectable };
+}
+
+export class InotifyWatcher {
+  readonly dirs: string[];
+  readonly stats: WatcherStats = { events: 0, rescanned: 0, recoveries: 0, overflows: 0, restarts: 0 };
+  private readonly log: Logger;
+  private readonly events: readonly WatchEvent[];
+  private readonly rescanWindowMs: number;
+  private child: ChildProcess | null = null;
+  private stopped = true;
+  private established = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private restartDelay: number;
+  private healthySince = 0;
+  /** Wall time of the oldest incident not yet covered by a successful rescan (null: none). */
+  private incidentAt: number | null = null;
+  /** path → wall time (ms) it was last delivered; kept for the rescan window. */
+  private readonly delivered = new Map<string, number>();
+  /** path → ctime (ms) of files delivered by a rescan, to drop their late duplicate events. */
+  private readonly rescanDelivered = new Map<string, { ctimeMs: number; at: number }>();
+  private pruneTimer: NodeJS.Timeout | null = null;
+  private readyWaiters: Array<() => void> = [];
+  private recovering: Promise<void> | null = null;
+  private pendingRecovery = false;
+
+  constructor(private readonly opts: WatcherOptions) {
+    this.dirs = opts.dirs.map((d) => path.resolve(d));
+    this.events = opts.events ?? ['close_write', 'moved_to'];
+    this.log = opts.logger;
+    this.rescanWindowMs = opts.rescanWindowMs ?? 600_000;
+    this.restartDelay = opts.restartMinMs ?? 500;
+  }
+
+  /** True while inotifywait runs with all watches established. */
+  get watching(): boolean {
+    return this.established && this.child !== null;
+  }
+
+  /** The running inotifywait's pid (for tests and diagnostics). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** Resolves once watches are established (immediately if they are). */
+  ready(): Promise<void> {
+    if (this.watching) return Promise.resolve();
+    return new Promise((r) => this.readyWaiters.push(r));
+  }
+
+  /**
+   * Creates the directories and starts watching. Resolves after the first attempt: established,
+   * or failed and scheduled to retry (the failure is logged). Throws ConfigError when inotifywait
+   * is not installed.
+   */
+  async start(): Promise<void> {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.pruneTimer = setInterval(() => this.prune(), 30_000);
+    this.pruneTimer.unref();
+    const ok = await this.launch();
+    if (!ok && this.spawnMissing) {
+      await this.stop();
+      throw new ConfigError(`cannot run ${this.opts.inotifywait ?? 'inotifywait'}: not installed? (Debian: apt-get install inotify-tools)`);
+    }
+  }
+
+  private spawnMissing = false;
+  private everEstablished = false;
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
+    this.pruneTimer = null;
+    await this.killChild();
+  }
+
+  private async killChild(): Promise<void> {
+    const c = this.child;
+    this.child = null;
+    this.established = false;
+    if (!c || c.pid === undefined || c.exitCode !== null || c.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        c.kill('SIGKILL');
+        resolve();
+      }, 2000);
+      c.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
+      c.kill('SIGTERM');
+    });
+  }
+
+  /** Makes sure every directory exists. Returns false (after logging) if one cannot be created. */
+  private async ensureDirs(): Promise<boolean> {
+    for (const d of this.dirs) {
+      try {
+        await fsp.mkdir(d, { recursive: true });
+        const st = await fsp.stat(d);
+        if (!st.isDirectory()) {
+          this.log.error(`${d} exists and is not a directory: cannot watch it`);
+          return false;
+        }
+        await fsp.access(d, fs.constants.R_OK | fs.constants.X_OK);
+      } catch (e) {
+        this.log.error(`cannot create or read watched directory ${d}: ${(e as Error).message}`);
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Spawns inotifywait and waits for its watches. Returns false (and schedules a retry) on failure. */
+  private async launch(): Promise<boolean> {
+    if (this.stopped) return false;
+    if (!(await this.ensureDirs())) {
+      this.scheduleRestart('watched directory unavailable');
+      return false;
+    }
+    const args = ['-m', '-r'];
+    for (const e of this.events) args.push('-e', e);
+    args.push('-e', 'delete_self', '-e', 'move_self', '-e', 'unmount', '-e', 'q_overflow');
+    args.push('--format', '%e%0%w%f%0', '--no-newline', '--', ...this.dirs);
+    const exe = this.opts.inotifywait ?? 'inotifywait';
+    let child: ChildProcess;
+    try {
+      child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      this.log.error(`cannot start ${exe}: ${(e as Error).message}`);
+      this.scheduleRestart('spawn failed');
+      return false;
+    }
+    this.child = child;
+    this.established = false;
+    const stderrTail: string[] = [];
+    let errBuf = '';
+    let outRest: Buffer | null = null;
+
+    const result = await new Promise<boolean>((resolve) => {
+      let settled = false;
+      const settle = (v: boolean): void => {
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          resolve(v);
+        }
+      };
+      const timer = setTimeout(() => {
+        this.log.error(`${exe} did not establish its watches within ${(this.opts.establishTimeoutMs ?? 120_000) / 1000} s`);
+        settle(false);
+      }, this.opts.establishTimeoutMs ?? 120_000);
+
+      child.on('error', (e: NodeJS.ErrnoException) => {
+        // Missing at startup: start() turns it into a ConfigError. Missing later: log and retry.
+        if (e.code === 'ENOENT' && !this.everEstablished) this.spawnMissing = true;
+        else this.log.error(`cannot run ${exe}: ${e.message}`);
+        settle(false);
+      });
+      child.stderr!.setEncoding('utf8');
+      child.stderr!.on('data', (chunk: string) => {
+        errBuf += chunk;
+        let nl: number;
+        while ((nl = errBuf.indexOf('\n')) >= 0) {
+          const line = errBuf.slice(0, nl).trim();
+          errBuf = errBuf.slice(nl + 1);
+          if (!line) continue;
+          if (line === 'Watches established.') {
+            if (child === this.child) {
+              this.established = true;
+              settle(true);
+            }
+            continue;
+          }
+          if (line.startsWith('Setting up watches.')) continue;
+          stderrTail.push(line);
+          if (stderrTail.length > 5) stderrTail.shift();
+          if (child !== this.child) continue;
+          this.reportStderr(line);
+        }
+      });
+      child.stdout!.on('data', (chunk: Buffer) => {
+        if (child !== this.child) return; // an old child being replaced
+        const buf: Buffer = outRest ? Buffer.concat([outRest, chunk]) : chunk;
+        outRest = this.consume(buf);
+      });
+      child.on('exit', (code, signal) => {
+        if (child === this.child) {
+          this.child = null;
+          this.established = false;
+          if (!this.stopped) {
+            this.noteIncident();
+            const why = signal ? `killed by ${signal}` : `exit code ${code}`;
+            const tail = stderrTail.length ? `: ${stderrTail.join(' | ')}` : '';
+            this.log.error(`inotifywait stopped (${why})${tail}; restarting`);
+            this.scheduleRestart('inotifywait stopped');
+          }
+        }
+        settle(false);
+      });
+    });
+    if (!result) {
+      if (child === this.child) {
+        await this.killChild();
+        if (!this.stopped && !this.spawnMissing) this.scheduleRestart('watches not established');
+      } else if (!this.stopped && !this.spawnMissing) {
+        this.scheduleRestart('watches not established');
+      }
+      return false;
+    }
+    this.healthySince = Date.now();
+    this.everEstablished = true;
+    this.log.info(`watching ${this.dirs.join(', ')} (inotify: ${this.events.join(', ')}; recursive)`);
+    const waiters = this.readyWaiters;
+    this.readyWaiters = [];
+    if (this.incidentAt !== null) await this.rescan();
+    for (const w of waiters) w();
+    return true;
+  }
+
+  private reportStderr(line: string): void {
+    if (/upper limit on inotify watches|No space left on device/i.test(line)) {
+      let limit = '?';
+      try {
+        limit = fs.readFileSync('/proc/sys/fs/inotify/max_user_watches', 'utf8').trim();
+      } catch {
+        /* not Linux? */
+      }
+      this.log.error(`inotify watch limit reached (fs.inotify.max_user_watches = ${limit}; raise it with sysctl): ${line}`);
+      // inotifywait keeps running without that directory: set everything up again later.
+      this.noteIncident();
+      this.scheduleRestart('watch limit');
+    } else if (/Permission denied|No such file or directory|Couldn't watch/i.test(line)) {
+      this.log.error(`inotifywait: ${line}`);
+    } else {
+      this.log.warn(`inotifywait: ${line}`);
+    }
+  }
+
+  /** Parses complete "EVENTS\0PATH\0" records; returns the incomplete remainder. */
+  private consume(buf: Buffer): Buffer | null {
+    let pos = 0;
+    for (;;) {
+      const a = buf.indexOf(0, pos);
+      if (a < 0) break;
+      const b = buf.indexOf(0, a + 1);
+      if (b < 0) break;
+      const ev = buf.toString('latin1', pos, a);
+      let p: string;
+      try {
+        p = UTF8.decode(buf.subarray(a + 1, b));
+      } catch {
+        this.log.warn(`skipped a file whose name is not valid UTF-8: ${JSON.stringify(buf.toString('latin1', a + 1, b))}`);
+        pos = b + 1;
+        continue;
+      }
+      pos = b + 1;
+      this.handle(ev, p);
+      if (this.child === null) return null; // handling started a recovery
+    }
+    return pos >= buf.length ? null : Buffer.from(buf.subarray(pos));
+  }
+
+  private handle(ev: string, p: string): void {
+    if (ev.startsWith('CLOSE_WRITE') || ev.startsWith('MOVED_TO')) {
+      this.stats.events++;
+      this.deliver(p, 'event');
+      return;
+    }
+    if (ev.startsWith('Q_OVERFLOW')) {
+      this.stats.overflows++;
+      this.log.error('inotify event queue overflowed (the kernel dropped events): watching again and rescanning');
+      this.recover();
+      return;
+    }
+    if (/DELETE_SELF|MOVE_SELF|UNMOUNT/.test(ev)) {
+      const dir = p.endsWith('/') && p.length > 1 ? p.slice(0, -1) : p;
+      if (this.dirs.includes(dir)) {
+        const what = ev.includes('UNMOUNT') ? 'unmounted' : ev.includes('MOVE_SELF') ? 'moved away' : 'deleted';
+        this.log.error(`watched directory ${dir} was ${what}: creating it again and watching it again`);
+        this.recover();
+      }
+    }
+  }
+
+  private deliver(p: string, origin: Origin): void {
+    if (origin === 'event' && this.rescanDelivered.size > 0) {
+      const r = this.rescanDelivered.get(p);
+      if (r) {
+        this.rescanDelivered.delete(p);
+        try {
+          if (fs.statSync(p).ctimeMs === r.ctimeMs) {
+            this.log.debug(`${p}: already published by the rescan`);
+            return;
+          }
+        } catch {
+          /* gone: deliver the event as Python would */
+        }
+      }
+    }
+    const now = wallMs();
+    this.delivered.delete(p);
+    this.delivered.set(p, now);
+    try {
+      this.opts.onPath(p, origin);
+    } catch (e) {
+      this.log.error(`processing ${p} failed: ${(e as Error).stack ?? e}`);
+    }
+  }
+
+  private noteIncident(): void {
+    if (this.incidentAt === null) this.incidentAt = wallMs();
+  }
+
+  /** Restarts inotifywait now and rescans (overflow, deleted directory). */
+  private recover(): void {
+    this.noteIncident();
+    this.stats.recoveries++;
+    if (this.recovering) {
+      this.pendingRecovery = true;
+      return;
+    }
+    this.recovering = (async () => {
+      do {
+        this.pendingRecovery = false;
+        await this.killChild();
+        await this.launch();
+      } while (this.pendingRecovery && !this.stopped);
+    })().finally(() => {
+      this.recovering = null;
+    });
+  }
+
+  private scheduleRestart(why: string): void {
+    if (this.stopped || this.restartTimer) return;
+    this.noteIncident();
+    if (this.healthySince && Date.now() - this.healthySince > 60_000) this.restartDelay = this.opts.restartMinMs ?? 500;
+    const delay = this.restartDelay;
+    this.restartDelay = Math.min(this.restartDelay * 2, this.opts.restartMaxMs ?? 30_000);
+    this.log.debug(`restarting inotifywait in ${delay} ms (${why})`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      if (this.stopped) return;
+      this.stats.restarts++;
+      void (async () => {
+        await this.killChild();
+        await this.launch();
+      })();
+    }, delay);
+    this.restartTimer.unref?.();
+  }
+
+  /** Finds files changed since the incident that were not delivered after their last change. */
+  private async rescan(): Promise<void> {
+    const incident = this.incidentAt;
+    if (incident === null) return;
+    this.incidentAt = null;
+    const since = incident - this.rescanWindowMs;
+    const found: Array<{ p: string; ctimeMs: number }> = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries: fs.Dirent[];
+      try {
+        entries = await fsp.readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        this.log.error(`rescan: cannot read ${dir}: ${(e as Error).message}`);
+        return;
+      }
+      for (const e of entries) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) {
+          await walk(p);
+          continue;
+        }
+        if (!e.isFile()) continue;
+        let st: fs.Stats;
+        try {
+          st = await fsp.stat(p);
+        } catch {
+          continue;
+        }
+        if (st.ctimeMs < since) continue;
+        const at = this.delivered.get(p);
+        if (at !== undefined && at >= st.ctimeMs) continue;
+        found.push({ p, ctimeMs: st.ctimeMs });
+      }
+    };
+    for (const d of this.dirs) await walk(d);
+    if (found.length === 0) {
+      this.log.info('rescan: no file was missed');
+      return;
+    }
+    const { open, uninspectable } = await openForWriting(new Set(found.map((f) => f.p)));
+    if (uninspectable > 0) this.log.debug(`rescan: ${uninspectable} processes of other users could not be checked for open files`);
+    found.sort((a, b) => a.ctimeMs - b.ctimeMs);
+    let n = 0;
+    const now = Date.now();
+    for (const f of found) {
+      if (this.stopped) return;
+      if (open.has(f.p)) {
+        this.log.debug(`rescan: ${f.p} is still open for writing: waiting for its close-write event`);
+        continue;
+      }
+      this.rescanDelivered.set(f.p, { ctimeMs: f.ctimeMs, at: now });
+      this.stats.rescanned++;
+      n++;
+      this.deliver(f.p, 'rescan');
+    }
+    this.log.warn(`rescan: ${n} file(s) whose events were missed handled now${open.size ? `; ${open.size} still being written` : ''}`);
+  }
+
+  private prune(): void {
+    const cutoff = wallMs() - this.rescanWindowMs - 60_000;
+    for (const [p, t] of this.delivered) {
+      if (t >= cutoff) break;
+      this.delivered.delete(p);
+    }
+    const rcut = Date.now() - 120_000;
+    for (const [p, r] of this.rescanDelivered) if (r.at < rcut) this.rescanDelivered.delete(p);
+  }
+}

@@ -1,0 +1,306 @@
+/**
+ * The stalker end to end in-process: real inotify (inotifywait), real ZeroMQ PUB/SUB on loopback.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { zmq, Message, type Logger } from '@viirs/posttroll';
+import { Stalker, type StalkerSettings } from '../src/index.js';
+import { freePort, waitFor } from '../../../test/helpers/net.js';
+import { avoSettings, captureLog, Collector, probe, granuleName, NPP, MIDNIGHT, J01, J02, type CapturedLog } from './helpers.js';
+
+const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'stalker-test-'));
+after(() => fs.rmSync(ROOT, { recursive: true, force: true }));
+let seq = 0;
+
+interface Rig {
+  dir: string;
+  out: string;
+  stalker: Stalker;
+  col: Collector;
+  log: CapturedLog;
+  stop(): Promise<void>;
+}
+
+/** A stalker on AVO's settings watching a fresh (not yet existing) directory, plus a subscriber. */
+async function rig(extra: Record<string, string> = {}, mod?: (s: StalkerSettings) => void, opts: { logger?: Logger } = {}): Promise<Rig> {
+  const base = path.join(ROOT, `r${++seq}`);
+  const dir = path.join(base, 'sdr');
+  const out = path.join(base, 'outside');
+  fs.mkdirSync(out, { recursive: true });
+  const port = await freePort();
+  const settings = avoSettings(dir, { posttroll_port: String(port), nameservers: 'false', ...extra });
+  mod?.(settings);
+  const log = captureLog();
+  const stalker = new Stalker({ settings, logger: opts.logger ?? log, logMessages: false, rescanWindowMs: 60_000 });
+  await stalker.start();
+  await stalker.ready();
+  const col = new Collector(port);
+  await col.connected(() => stalker.publisher.publish(probe()));
+  return {
+    dir,
+    out,
+    stalker,
+    col,
+    log,
+    stop: async () => {
+      await col.close();
+      await stalker.stop();
+    },
+  };
+}
+
+function dataOf(m: Message): Record<string, unknown> {
+  return m.data as Record<string, unknown>;
+}
+
+test('creates the watched directory and publishes the golden messages (npp, midnight, j01)', async () => {
+  const r = await rig();
+  try {
+    assert.ok(fs.statSync(r.dir).isDirectory());
+    for (const n of [NPP, MIDNIGHT, J01]) fs.writeFileSync(path.join(r.dir, n), 'data');
+    const msgs = await r.col.waitFiles(3);
+    const byUid = new Map(msgs.map((m) => [dataOf(m).uid, m]));
+    const npp = byUid.get(NPP)!;
+    assert.equal(npp.subject, '/AVO/viirs/sdr');
+    assert.equal(npp.type, 'file');
+    const frame = r.col.received.find((x) => x.message === npp)!.frame.toString();
+    const json = frame.slice(frame.indexOf('application/json ') + 'application/json '.length);
+    assert.equal(
+      json,
+      `{"segment": "SVM16", "platform_name": "Suomi-NPP", "start_time": "2019-04-22T18:28:34.800000", "end_time": "2019-04-22T18:29:59", "orbit_number": 38780, "proctime": "2019-04-22T18:39:26.285541", "uri": ${JSON.stringify(path.join(r.dir, NPP))}, "uid": "${NPP}", "sensor": ["viirs"], "orig_platform_name": "npp"}`,
+    );
+    assert.match(frame, /^pytroll:\/\/AVO\/viirs\/sdr file \S+@\S+ \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 v1\.2 application\/json \{/);
+    const mid = dataOf(byUid.get(MIDNIGHT)!);
+    assert.equal(String(mid.end_time), '2019-04-23T00:00:41.400000');
+    const j01 = dataOf(byUid.get(J01)!);
+    assert.deepEqual([j01.platform_name, j01.orig_platform_name, j01.orbit_number], ['NOAA-20', 'j01', 7456]);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('move-in and rename-in publish once; moving out publishes nothing', async () => {
+  const r = await rig();
+  try {
+    // Moved in from outside the tree.
+    fs.writeFileSync(path.join(r.out, NPP), 'x');
+    fs.renameSync(path.join(r.out, NPP), path.join(r.dir, NPP));
+    // Written as .part inside the tree, then renamed (the .part close-write does not match).
+    fs.writeFileSync(path.join(r.dir, `${J01}.part`), 'x');
+    fs.renameSync(path.join(r.dir, `${J01}.part`), path.join(r.dir, J01));
+    await r.col.waitFiles(2);
+    assert.deepEqual(r.col.uris().sort(), [path.join(r.dir, J01), path.join(r.dir, NPP)].sort());
+    // Move the NPP file out, then a sentinel in: nothing about the moved-out file may come before it.
+    fs.renameSync(path.join(r.dir, NPP), path.join(r.out, NPP));
+    fs.writeFileSync(path.join(r.dir, MIDNIGHT), 'x');
+    await r.col.waitFiles(3);
+    assert.deepEqual(r.col.uris(), [...r.col.uris().slice(0, 2), path.join(r.dir, MIDNIGHT)]);
+    assert.equal(r.col.files.length, 3);
+    assert.equal(r.stalker.stats.published, 3);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('a half-written file is not published before it is closed', async () => {
+  const r = await rig();
+  try {
+    const p = path.join(r.dir, NPP);
+    const fh = await fsp.open(p, 'w');
+    await fh.write('first half');
+    // A sentinel written and closed after the open file proves the stalker is alive and caught up.
+    fs.writeFileSync(path.join(r.dir, J01), 'x');
+    await r.col.waitFiles(1);
+    await fh.write(' second half');
+    fs.writeFileSync(path.join(r.dir, MIDNIGHT), 'x');
+    await r.col.waitFiles(2);
+    assert.deepEqual(r.col.uris(), [path.join(r.dir, J01), path.join(r.dir, MIDNIGHT)]);
+    await fh.close();
+    await r.col.waitFiles(3);
+    assert.equal(r.col.uris()[2], p);
+    assert.equal(fs.readFileSync(p, 'utf8'), 'first half second half');
+  } finally {
+    await r.stop();
+  }
+});
+
+test('an unaliased platform is published under its own name and the stalker keeps going; non-matching names are skipped', async () => {
+  const r = await rig();
+  try {
+    for (const n of ['README.txt', `${NPP}.part`, NPP.replace('_cspp_dev', '_noaa_ops'), J02]) fs.writeFileSync(path.join(r.dir, n), 'x');
+    fs.writeFileSync(path.join(r.dir, NPP), 'x');
+    await r.col.waitFiles(2);
+    const [j02, npp] = r.col.files.map(dataOf);
+    assert.deepEqual([j02!.platform_name, j02!.orig_platform_name], ['j02', 'j02']);
+    assert.equal(npp!.platform_name, 'Suomi-NPP');
+    assert.equal(r.stalker.stats.unmatched, 3);
+    assert.ok(r.log.has('warn', /j02.*not in alias_platform_name/));
+    assert.ok(r.log.has('debug', /README\.txt.*does not match/));
+  } finally {
+    await r.stop();
+  }
+});
+
+test('new subdirectories are watched too', async () => {
+  const r = await rig();
+  try {
+    const sub = path.join(r.dir, 'day1');
+    fs.mkdirSync(sub);
+    // inotifywait adds the watch right after the mkdir; probe until a file in it is seen.
+    let i = 0;
+    await waitFor(() => {
+      if (r.col.files.length > 0) return true;
+      fs.writeFileSync(path.join(sub, granuleName(i++)), 'x');
+      return false;
+    }, 10_000, 100, 'a file in the new subdirectory');
+    const before = r.col.files.length;
+    fs.writeFileSync(path.join(sub, NPP), 'x');
+    await r.col.waitFiles(before + 1);
+    assert.equal(r.col.uris().at(-1), path.join(sub, NPP));
+  } finally {
+    await r.stop();
+  }
+});
+
+test('history = N: the same full path is not published again while in the history', async () => {
+  const r = await rig({ history: '2' });
+  try {
+    const a = path.join(r.dir, NPP);
+    fs.writeFileSync(a, '1');
+    fs.writeFileSync(a, '2'); // in history: skipped
+    fs.writeFileSync(path.join(r.dir, J01), 'x');
+    fs.writeFileSync(path.join(r.dir, MIDNIGHT), 'x'); // pushes NPP out of the 2-long history
+    fs.writeFileSync(a, '3');
+    await r.col.waitFiles(4);
+    assert.deepEqual(r.col.uris(), [a, path.join(r.dir, J01), path.join(r.dir, MIDNIGHT), a]);
+    assert.equal(r.stalker.stats.inHistory, 1);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('a burst of 3000 files (written and moved in) loses none and publishes each once', async () => {
+  const r = await rig({ loglevel: 'INFO' });
+  try {
+    const N = 3000;
+    const expected = new Set<string>();
+    for (let i = 0; i < N; i++) {
+      const name = granuleName(i);
+      const dest = path.join(r.dir, name);
+      if (i % 2) {
+        fs.writeFileSync(path.join(r.out, name), 'x');
+        fs.renameSync(path.join(r.out, name), dest);
+      } else fs.writeFileSync(dest, 'x');
+      expected.add(dest);
+    }
+    await r.col.waitFiles(N, 60_000);
+    // Nothing more arrives after a sentinel.
+    fs.writeFileSync(path.join(r.dir, NPP), 'x');
+    await r.col.waitFiles(N + 1, 20_000);
+    const uris = r.col.uris();
+    assert.equal(uris.length, N + 1);
+    assert.equal(new Set(uris).size, N + 1, 'no duplicates');
+    for (const u of uris.slice(0, N)) assert.ok(expected.has(u));
+    assert.equal(r.stalker.watcher.stats.overflows, 0);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('the watched directory deleted and recreated: an error line, then watched again', async () => {
+  const r = await rig();
+  try {
+    fs.writeFileSync(path.join(r.dir, NPP), 'x');
+    await r.col.waitFiles(1);
+    const pid = r.stalker.watcher.pid;
+    fs.rmSync(r.dir, { recursive: true });
+    await waitFor(() => r.log.has('error', /was deleted: creating it again/), 10_000, 20, 'the error line');
+    await waitFor(() => r.stalker.watcher.watching && r.stalker.watcher.pid !== pid, 10_000, 20, 'watching again');
+    assert.ok(fs.statSync(r.dir).isDirectory());
+    fs.writeFileSync(path.join(r.dir, J01), 'x');
+    await r.col.waitFiles(2);
+    assert.equal(r.col.uris()[1], path.join(r.dir, J01));
+  } finally {
+    await r.stop();
+  }
+});
+
+test('inotifywait killed: error line, restart, and a file written meanwhile is published (once) by the rescan', async () => {
+  const r = await rig();
+  try {
+    const pid = r.stalker.watcher.pid!;
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => r.log.has('error', /inotifywait stopped \(killed by SIGKILL\)/), 10_000, 10, 'the error line');
+    // Written while nothing watches (the restart waits at least 500 ms).
+    fs.writeFileSync(path.join(r.dir, NPP), 'x');
+    await waitFor(() => r.stalker.watcher.watching, 15_000, 20, 'watching again');
+    await r.col.waitFiles(1);
+    fs.writeFileSync(path.join(r.dir, J01), 'x');
+    await r.col.waitFiles(2);
+    assert.deepEqual(r.col.uris(), [path.join(r.dir, NPP), path.join(r.dir, J01)]);
+    assert.equal(r.stalker.watcher.stats.rescanned, 1);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('inotify queue overflow: recovered by a rescan, no file lost, none published twice', async () => {
+  const r = await rig({ loglevel: 'INFO' });
+  try {
+    const pid = r.stalker.watcher.pid!;
+    // Stop inotifywait from reading so that the kernel queue (fs.inotify.max_queued_events) overflows.
+    const max = Number(fs.readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'));
+    const N = Math.ceil(max / 2) + 2000; // every file gives two events (create, close-write)
+    process.kill(pid, 'SIGSTOP');
+    const expected: string[] = [];
+    try {
+      for (let i = 0; i < N; i++) {
+        const p = path.join(r.dir, granuleName(i));
+        fs.writeFileSync(p, 'x');
+        expected.push(p);
+      }
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await r.col.waitFiles(N, 120_000);
+    fs.writeFileSync(path.join(r.dir, NPP), 'x');
+    await r.col.waitFiles(N + 1, 30_000);
+    const uris = r.col.uris();
+    assert.equal(new Set(uris).size, uris.length, 'no duplicates');
+    assert.equal(uris.length, N + 1);
+    assert.deepEqual(new Set(uris.slice(0, N)), new Set(expected));
+    assert.ok(r.stalker.watcher.stats.overflows >= 1);
+    assert.ok(r.stalker.watcher.stats.rescanned > 0);
+    assert.ok(r.log.has('error', /queue overflowed/));
+  } finally {
+    await r.stop();
+  }
+});
+
+test('nameservers = list: announces /address/trollstalker_viirs to the nameserver by REQ', async () => {
+  const nsPort = await freePort();
+  const rep = new zmq.Reply({ linger: 0 });
+  await rep.bind(`tcp://127.0.0.1:${nsPort}`);
+  const base = path.join(ROOT, `ns${++seq}`);
+  const settings = avoSettings(path.join(base, 'sdr'), { nameservers: `127.0.0.1:${nsPort}` });
+  const stalker = new Stalker({ settings, logger: captureLog(), logMessages: false, publisher: { advertiseIp: '127.0.0.1' } });
+  await stalker.start();
+  try {
+    const [frame] = await rep.receive();
+    await rep.send('ok');
+    const m = Message.decode(frame!);
+    assert.equal(m.subject, '/address/trollstalker_viirs');
+    assert.equal(m.type, 'info');
+    const data = m.data as { URI: string; service: string[] };
+    assert.equal(data.URI, `tcp://127.0.0.1:${stalker.publisher.port}`);
+    assert.deepEqual(data.service, ['trollstalker_viirs']);
+    assert.notEqual(stalker.publisher.port, 0);
+  } finally {
+    await stalker.stop();
+    rep.close();
+  }
+});

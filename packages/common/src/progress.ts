@@ -92,3 +92,146 @@ export class Progress {
     }
   }
 }
+
+/** One line of a MultiProgress. */
+export interface ProgressLine {
+  /** Sets the count (and optionally the total, e.g. once a size is known). */
+  update(done: number, total?: number): void;
+  /** Replaces the label. */
+  label(text: string): void;
+  /** Removes the line from the display. */
+  remove(): void;
+}
+
+export interface MultiProgressOptions {
+  /** Where to draw; default process.stderr. */
+  stream?: NodeJS.WriteStream;
+  /** Minimum time between redraws (default 100 ms). */
+  intervalMs?: number;
+  /** Bar width in characters (default 24). */
+  width?: number;
+}
+
+interface LineState {
+  label: string;
+  done: number;
+  total: number;
+  unit: string;
+  start: number;
+}
+
+/**
+ * Several progress bars redrawn in place on a TTY (e.g. one per file being fetched plus an
+ * overall line). Text printed while bars are shown goes through `print()` (or inside
+ * `suspend()`), which clears the bars, prints, and redraws them below. Only for TTYs; callers
+ * use log lines otherwise.
+ */
+export class MultiProgress {
+  private readonly lines: LineState[] = [];
+  private drawn = 0;
+  private lastDraw = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  readonly stream: NodeJS.WriteStream;
+
+  constructor(private readonly o: MultiProgressOptions = {}) {
+    this.stream = o.stream ?? process.stderr;
+  }
+
+  /** Adds a line; unit "B" formats counts as bytes. */
+  add(label: string, total: number, unit = 'B'): ProgressLine {
+    const st: LineState = { label, done: 0, total, unit, start: Date.now() };
+    this.lines.push(st);
+    this.schedule();
+    return {
+      update: (done, total) => {
+        st.done = done;
+        if (total !== undefined) st.total = total;
+        this.schedule();
+      },
+      label: (text) => {
+        st.label = text;
+        this.schedule();
+      },
+      remove: () => {
+        const i = this.lines.indexOf(st);
+        if (i >= 0) this.lines.splice(i, 1);
+        this.render();
+      },
+    };
+  }
+
+  /** The text of one line (exported for tests). */
+  static format(st: { label: string; done: number; total: number; unit: string; start: number }, width = 24, now = Date.now()): string {
+    const frac = st.total > 0 ? Math.min(1, st.done / st.total) : 0;
+    const filled = Math.round(frac * width);
+    const bar = '█'.repeat(filled) + '░'.repeat(width - filled);
+    const secs = Math.max(0.001, (now - st.start) / 1000);
+    const pct = st.total > 0 ? `${((100 * st.done) / st.total).toFixed(0)}%` : '?';
+    const f = (n: number): string => (st.unit === 'B' ? formatBytes(n) : `${n} ${st.unit}`);
+    const rate = st.unit === 'B' ? `, ${formatBytes(Math.round(st.done / secs))}/s` : '';
+    return `${bar} ${pct.padStart(4)} ${st.label}: ${f(st.done)}${st.total > 0 ? ` of ${f(st.total)}` : ''}${rate}`;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    const wait = (this.o.intervalMs ?? 100) - (Date.now() - this.lastDraw);
+    if (wait <= 0) return this.render();
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        this.render();
+      }, wait);
+      this.timer.unref();
+    }
+  }
+
+  private erase(): string {
+    if (this.drawn === 0) return '';
+    // Up to the first drawn line, then clear to the end of the screen.
+    const s = `\r${this.drawn > 1 ? `\x1b[${this.drawn - 1}A` : ''}\x1b[J`;
+    this.drawn = 0;
+    return s;
+  }
+
+  /** Redraws now. */
+  render(): void {
+    if (this.stopped) return;
+    this.lastDraw = Date.now();
+    const cols = Math.max(20, (this.stream.columns || 100) - 1);
+    const text = this.lines.map((l) => MultiProgress.format(l, this.o.width ?? 24).slice(0, cols)).join('\n');
+    this.stream.write(this.erase() + text);
+    this.drawn = this.lines.length;
+  }
+
+  /** Clears the bars, runs fn (which may write to the terminal), and draws the bars again. */
+  suspend<T>(fn: () => T): T {
+    const e = this.erase();
+    if (e) this.stream.write(e);
+    try {
+      return fn();
+    } finally {
+      if (!this.stopped && this.lines.length > 0) this.render();
+    }
+  }
+
+  /** Prints a line above the bars. */
+  print(line: string): void {
+    this.suspend(() => this.stream.write(`${line}\n`));
+  }
+
+  /** Draws the final state and leaves it on screen. */
+  stop(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.lines.length > 0) {
+      this.render();
+      this.stream.write('\n');
+    } else {
+      const e = this.erase();
+      if (e) this.stream.write(e);
+    }
+    this.stopped = true;
+  }
+}

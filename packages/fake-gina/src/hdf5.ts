@@ -204,7 +204,20 @@ process.once('exit', () => {
   if (scratchDir) fs.rmSync(scratchDir, { recursive: true, force: true });
 });
 
+/** Memo of generated buffers: small files only, at most MEMO_MAX bytes in all (oldest dropped). */
 const memo = new Map<string, Buffer>();
+const MEMO_MAX = 64 * 1024 * 1024;
+let memoBytes = 0;
+function remember(key: string, buf: Buffer): void {
+  if (buf.length > 4 * 1024 * 1024) return;
+  memo.set(key, buf);
+  memoBytes += buf.length;
+  for (const [k, v] of memo) {
+    if (memoBytes <= MEMO_MAX) break;
+    memo.delete(k);
+    memoBytes -= v.length;
+  }
+}
 
 /** Synchronous makeSdrFile; call hdf5Ready() once before. */
 export function makeSdrFileSync(basename: string, sizeBytes: number, seed = 0): Buffer {
@@ -215,13 +228,13 @@ export function makeSdrFileSync(basename: string, sizeBytes: number, seed = 0): 
   writeSdrFileSync(file, basename, sizeBytes, seed);
   const buf = fs.readFileSync(file);
   fs.rmSync(file, { force: true });
-  memo.set(key, buf);
+  remember(key, buf);
   return buf;
 }
 
 /**
- * A real HDF5 file of about `sizeBytes` as a Buffer (see writeSdrFile). Results are memoised in
- * the process, so asking twice costs nothing (treat the Buffer as read-only).
+ * A real HDF5 file of about `sizeBytes` as a Buffer (see writeSdrFile). Small results are memoised
+ * in the process, so asking twice is cheap (treat the Buffer as read-only).
  */
 export async function makeSdrFile(basename: string, sizeBytes: number, seed = 0): Promise<Buffer> {
   await hdf5Ready();

@@ -31,3 +31,5 @@ export { parseSdrName, formatSdrName, formatPassDir, parsePassDir, collectionNam
 export type { SdrName } from './names.js';
 export { parseCatalogQuery, parseQueryPairs, parseDateBound, matchesQuery, productTime, formDecode } from './query.js';
 export type { CatalogQuery } from './query.js';
+export { startLiveFeed } from './live.js';
+export type { LiveFeed, LiveFeedOptions } from './live.js';

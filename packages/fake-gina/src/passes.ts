@@ -115,6 +115,8 @@ export interface PassesOptions {
   seed?: number;
   /** Write files into this directory instead of memory (for big sizes). */
   dir?: string;
+  /** Called after each file is generated. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 /**
@@ -129,6 +131,7 @@ export async function realisticPasses(opts: PassesOptions = {}): Promise<Product
   const gpp = opts.granulesPerPass ?? 3;
   const start = opts.start ?? new Date(Date.now() - (passes + 0.5) * ORBIT_SECONDS * 1000);
   const out: Product[] = [];
+  const total = satellites.length * passes * gpp * (opts.channels ?? DEFAULT_CHANNELS).length;
   for (const [si, satellite] of satellites.entries()) {
     const platform = platformOf(satellite);
     for (let k = 0; k < passes; k++) {
@@ -141,6 +144,7 @@ export async function realisticPasses(opts: PassesOptions = {}): Promise<Product
           out.push(
             await sdrProduct(basename, { satellite, passDir, facility: opts.facility, size: opts.fileSize, seed: opts.seed, dir: opts.dir }),
           );
+          opts.onProgress?.(out.length, total);
         }
       }
     }

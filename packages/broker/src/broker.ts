@@ -151,7 +151,14 @@ export class Broker {
         this.log.error(`pass direction of ${g.platform} ${g.start.isoformat()}: ${(e as Error).message}`);
       }
     }
-    const r = this.queue.add(g, direction);
+    let r: AddResult;
+    try {
+      r = this.queue.add(g, direction);
+    } catch (e) {
+      this.stats.dropped++;
+      this.log.error(`cannot queue granule ${g.subject} ${g.platform} ${g.orbit} start ${g.data.start_time}: ${(e as Error).message}`);
+      return null;
+    }
     const label = keyLabel(r.key);
     if (r.action === 'queued') {
       this.stats.queued++;

@@ -1,9 +1,12 @@
 /**
  * The durable task queue: an ordered map key → list of tasks, kept in memory for reads and in
- * SQLite (WAL) for durability. Every change is committed to SQLite before it is applied in memory
- * and before anything depending on it leaves the process, so after a crash (kill -9) and a restart
- * the queue is exactly what the last committed change left: every queued task still there in
- * order, no handed-out task handed out again.
+ * SQLite (WAL) for durability. Every change is written to SQLite before it is applied in memory.
+ * A removal (a task handed out) is committed before take() returns, i.e. before the reply leaves
+ * the process. Arrivals are committed in groups at the end of the event-loop turn that received
+ * them (one fsync for a burst instead of one per message), before any timer (the updater) runs;
+ * a crash can only lose granules of the last few milliseconds, as if they were still in the socket.
+ * So after a crash (kill -9) and a restart every queued task is still there, in order, and no
+ * handed-out task is handed out again.
  *
  * Key = subject, platform_name, orbit_number and pass direction ('' when not split). Keys are
  * ordered by first arrival and keep their relative order under every request; a key whose list
@@ -128,6 +131,8 @@ export class TaskQueue {
     remove: Database.Statement;
   };
   private closed = false;
+  private inTx = false;
+  private flushTimer: NodeJS.Immediate | null = null;
 
   constructor(readonly opts: TaskQueueOptions) {
     this.log = opts.logger ?? silentLogger;
@@ -177,6 +182,56 @@ export class TaskQueue {
       update: this.db.prepare('UPDATE tasks SET wire = ?, merged = 1 WHERE id = ?'),
       remove: this.db.prepare('DELETE FROM tasks WHERE id = ?'),
     };
+    this.load();
+  }
+
+  /** Runs a write inside the open group transaction (started on demand, committed by flush()). */
+  private write<T>(fn: () => T): T {
+    if (!this.inTx) {
+      this.db.exec('BEGIN IMMEDIATE');
+      this.inTx = true;
+      this.flushTimer = setImmediate(() => {
+        this.flushTimer = null;
+        try {
+          this.flush();
+        } catch (e) {
+          this.log.error(`queue database: ${(e as Error).message}`);
+        }
+      });
+    }
+    return fn();
+  }
+
+  /**
+   * Commits pending writes. On failure (disk full, I/O error) the transaction is rolled back, the
+   * in-memory queue is reloaded from the database (so it never shows what is not stored) and the
+   * error is thrown.
+   */
+  flush(): void {
+    if (this.flushTimer) {
+      clearImmediate(this.flushTimer);
+      this.flushTimer = null;
+    }
+    if (!this.inTx) return;
+    try {
+      this.db.exec('COMMIT');
+      this.inTx = false;
+    } catch (e) {
+      this.inTx = false;
+      try {
+        if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      } catch {
+        /* already rolled back */
+      }
+      this.reload();
+      throw new QueueStoreError(`commit failed, queue reloaded from the database: ${(e as Error).message}`);
+    }
+  }
+
+  private reload(): void {
+    this.keys.clear();
+    this.byProduct.clear();
+    this.taskCount = 0;
     this.load();
   }
 
@@ -234,7 +289,8 @@ export class TaskQueue {
   /**
    * Queues a granule under its key: merged into the first task of the key whose start_time is
    * less than 30 minutes away (min start_time/start_date, max end_time, dataset extended by the
-   * items whose uid is new), else appended. Committed before returning.
+   * items whose uid is new), else appended. Committed at the end of this event-loop turn, or by
+   * the next flush(), take() or close().
    */
   add(g: Granule, direction: KeyDirection): AddResult {
     this.assertOpen();
@@ -249,7 +305,7 @@ export class TaskQueue {
       }
     }
     const seq = existing ? existing.seq : this.nextSeq;
-    const row = this.stmt.insert.get(seq, g.subject, g.platform, g.orbit, direction, g.wire, new Date().toISOString()) as { id: number };
+    const row = this.write(() => this.stmt.insert.get(seq, g.subject, g.platform, g.orbit, direction, g.wire, new Date().toISOString()) as { id: number });
     const entry = existing ?? this.entry(g.subject, g.product, g.platform, g.orbit, direction);
     const task = taskFromGranule(row.id, g);
     entry.tasks.push(task);
@@ -293,7 +349,7 @@ export class TaskQueue {
     }
     if (!changed) return false;
     const wire = encodeTask(t.header, dumps(data));
-    this.stmt.update.run(wire, t.id);
+    this.write(() => this.stmt.update.run(wire, t.id));
     t.data = data;
     t.wire = wire;
     t.start = start;
@@ -332,7 +388,8 @@ export class TaskQueue {
     const got = this.peek(desired);
     if (!got) return undefined;
     const { key, task } = got;
-    this.stmt.remove.run(task.id);
+    this.write(() => this.stmt.remove.run(task.id));
+    this.flush();
     key.tasks.pop();
     this.taskCount--;
     if (key.tasks.length === 0) this.dropKey(key);
@@ -367,6 +424,11 @@ export class TaskQueue {
 
   close(): void {
     if (this.closed) return;
+    try {
+      this.flush();
+    } catch (e) {
+      this.log.error(`queue database: ${(e as Error).message}`);
+    }
     this.closed = true;
     this.db.close();
   }

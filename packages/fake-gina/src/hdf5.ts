@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import h5wasm from 'h5wasm/node';
+type H5 = (typeof import('h5wasm/node'))['default'];
 import { collectionName, parseSdrName } from './names.js';
 
 /** The 8-byte HDF5 superblock signature. */
@@ -19,11 +19,25 @@ const CHUNK = 4 * 1024 * 1024;
 /** Piece size for generated pseudo-random content. */
 const PIECE = 1024 * 1024;
 
-let readyPromise: Promise<unknown> | undefined;
-/** Resolves when the HDF5 library is loaded (idempotent). */
-export function hdf5Ready(): Promise<unknown> {
-  readyPromise ??= h5wasm.ready;
+let h5wasm: H5 | undefined;
+let readyPromise: Promise<H5> | undefined;
+/**
+ * Loads the HDF5 library (idempotent). It is loaded lazily, on first use: the emscripten module is
+ * big (4 MB of JavaScript), and processes that only serve ready-made bytes never need it.
+ */
+export function hdf5Ready(): Promise<H5> {
+  readyPromise ??= (async () => {
+    const m = (await import('h5wasm/node')).default;
+    await m.ready;
+    h5wasm = m;
+    return m;
+  })();
   return readyPromise;
+}
+
+function lib(): H5 {
+  if (!h5wasm) throw new Error('HDF5 library not loaded yet: await hdf5Ready() first');
+  return h5wasm;
 }
 
 /** 32-bit FNV-1a of a string. */
@@ -112,9 +126,10 @@ function writeOnce(file: string, basename: string, dataBytes: number, seed: numb
   const key = hash32(`${basename}:${seed}`);
   const realNow = Date.now;
   Date.now = () => pinned; // HDF5 object modification times come from the clock
-  let f: InstanceType<typeof h5wasm.File> | undefined;
+  const h5 = lib();
+  let f: InstanceType<H5['File']> | undefined;
   try {
-    f = new h5wasm.File(file, 'w');
+    f = new h5.File(file, 'w');
     f.create_attribute('Distributor', 'cspp');
     f.create_attribute('Mission_Name', sdr?.platform === 'npp' ? 'S-NPP/JPSS' : 'JPSS');
     f.create_attribute('Platform_Short_Name', (sdr?.platform ?? 'npp').toUpperCase());
@@ -257,10 +272,14 @@ export async function cachedSdrFile(basename: string, sizeBytes: number, seed = 
   return file;
 }
 
-/** Opens an HDF5 file with h5wasm and returns the names of its top-level objects (throws if invalid). */
+/**
+ * Opens an HDF5 file with h5wasm and returns the names of its top-level objects; throws when it is
+ * not HDF5. (Note: h5wasm's File constructor does not throw on a bad file; its file_id is then negative.)
+ */
 export async function hdf5TopLevel(file: string): Promise<string[]> {
-  await hdf5Ready();
-  const f = new h5wasm.File(file, 'r');
+  const h5 = await hdf5Ready();
+  const f = new h5.File(file, 'r');
+  if (f.file_id < 0n) throw new Error(`${file}: not an HDF5 file`);
   try {
     return f.keys();
   } finally {

@@ -291,7 +291,6 @@ export class FakeGina {
 
   /** Starts a server (default 127.0.0.1, ephemeral port). */
   static async start(opts: FakeGinaOptions = {}): Promise<FakeGina> {
-    await hdf5Ready();
     const server = http.createServer();
     server.keepAliveTimeout = 5000;
     server.requestTimeout = 0;
@@ -793,6 +792,7 @@ export class FakeGina {
       if (s.listed && !entry.faults.includes(s.rule.mode)) entry.faults.push(s.rule.mode);
     }
     let products = this.catalog.filter((p) => matchesQuery(p, q));
+    if (odd.some((s) => !s.odd)) await hdf5Ready();
     for (const s of odd) {
       s.odd ??= this.makeOddEntries(s);
       for (const p of s.odd) {

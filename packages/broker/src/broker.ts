@@ -165,7 +165,7 @@ export class Broker {
       this.log.info(`queued ${label} start ${g.data.start_time} (${r.key.tasks.length} task(s) under the key, ${this.queue.size} key(s) queued)`);
     } else if (r.action === 'merged') {
       this.stats.merged++;
-      this.log.info(`merged ${label} start ${g.data.start_time} into the task starting ${r.task.data.start_time} (now ${r.task.uids.size} file(s))`);
+      this.log.info(`merged ${label} start ${g.data.start_time} into task #${r.task.id} (now ${r.task.data.start_time} to ${r.task.data.end_time}, ${r.task.uids.size} file(s))`);
     } else {
       this.stats.duplicates++;
       this.log.debug(`duplicate ${label} start ${g.data.start_time}: already queued`);

@@ -3,8 +3,8 @@
  * SQLite (WAL) for durability. Every change is written to SQLite before it is applied in memory.
  * A removal (a task handed out) is committed before take() returns, i.e. before the reply leaves
  * the process. Arrivals are committed in groups at the end of the event-loop turn that received
- * them (one fsync for a burst instead of one per message), before any timer (the updater) runs;
- * a crash can only lose granules of the last few milliseconds, as if they were still in the socket.
+ * them (setImmediate: one fsync for a burst instead of one per message); a crash can only lose the
+ * granules of that last turn, as if they had still been in the socket buffer.
  * So after a crash (kill -9) and a restart every queued task is still there, in order, and no
  * handed-out task is handed out again.
  *

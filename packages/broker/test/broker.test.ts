@@ -267,6 +267,14 @@ test('direction split off (or no usable elements): one key per orbit, merged as 
   assert.deepEqual(none.broker.queue.entries().slice(2).map((e) => [e.orbit, e.direction]), [['6147', 'ascending'], ['6147', 'descending']]);
 });
 
+test('tasker and updater sockets use the original keep-alive (on, idle 60 s, count 20, interval 60 s)', async () => {
+  const r = await rig();
+  const socks = r.broker as unknown as { rep: { tcpKeepalive: number; tcpKeepaliveIdle: number; tcpKeepaliveCount: number; tcpKeepaliveInterval: number }; pub: { tcpKeepalive: number; tcpKeepaliveIdle: number; tcpKeepaliveCount: number; tcpKeepaliveInterval: number } };
+  for (const s of [socks.rep, socks.pub]) {
+    assert.deepEqual([s.tcpKeepalive, s.tcpKeepaliveIdle, s.tcpKeepaliveCount, s.tcpKeepaliveInterval], [1, 60, 20, 60]);
+  }
+});
+
 test('stop() closes everything; the queue is still there for the next start', async () => {
   const r = await rig();
   await r.send(G({ orbit: 1 }), G({ orbit: 2 }));

@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { zmq, Message, type Logger } from '@viirs/posttroll';
+import { zmq, Message, MulticastReceiver, setConfig, resetConfig, type Logger } from '@viirs/posttroll';
 import { Stalker, type StalkerSettings } from '../src/index.js';
-import { freePort, waitFor } from '../../../test/helpers/net.js';
+import { freePort, waitFor, nextItem } from '../../../test/helpers/net.js';
 import { avoSettings, captureLog, Collector, probe, granuleName, NPP, MIDNIGHT, J01, J02, type CapturedLog } from './helpers.js';
 
 const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'stalker-test-'));
@@ -171,6 +171,8 @@ test('history = N: the same full path is not published again while in the histor
   try {
     const a = path.join(r.dir, NPP);
     fs.writeFileSync(a, '1');
+    // The kernel merges identical events still unread: let the first one be read before the rewrite.
+    await r.col.waitFiles(1);
     fs.writeFileSync(a, '2'); // in history: skipped
     fs.writeFileSync(path.join(r.dir, J01), 'x');
     fs.writeFileSync(path.join(r.dir, MIDNIGHT), 'x'); // pushes NPP out of the 2-long history
@@ -302,5 +304,70 @@ test('nameservers = list: announces /address/trollstalker_viirs to the nameserve
   } finally {
     await stalker.stop();
     rep.close();
+  }
+});
+
+test("AVO's publisher settings (port 0, no nameservers): random port, announced by multicast", async () => {
+  const udp = await freePort('udp');
+  setConfig({ broadcastPort: udp, multicastInterface: '127.0.0.1', mcTtl: 0 });
+  const rx = new MulticastReceiver();
+  await rx.start();
+  const settings = avoSettings(path.join(ROOT, `mc${++seq}`, 'sdr'));
+  assert.equal(settings.port, 0);
+  assert.deepEqual(settings.nameservers, []);
+  const stalker = new Stalker({ settings, logger: captureLog(), logMessages: false, publisher: { advertiseIp: '127.0.0.1' } });
+  await stalker.start();
+  try {
+    const d = await nextItem<{ data: Buffer }>(rx, 'datagram', 5000);
+    const m = Message.decode(d.data.toString());
+    assert.equal(m.subject, '/address/trollstalker_viirs');
+    assert.equal((m.data as { URI: string }).URI, `tcp://127.0.0.1:${stalker.publisher.port}`);
+    assert.ok(stalker.publisher.port > 0);
+  } finally {
+    await stalker.stop();
+    rx.close();
+    resetConfig();
+  }
+});
+
+test('watch limit reached: an error line with the limit, then watched again after a retry', async () => {
+  // inotifywait as it fails when fs.inotify.max_user_watches is exhausted (first run only), then the real one.
+  const base = path.join(ROOT, `wl${++seq}`);
+  fs.mkdirSync(base, { recursive: true });
+  const mark = path.join(base, 'failed-once');
+  const shim = path.join(base, 'inotifywait');
+  fs.writeFileSync(
+    shim,
+    [
+      '#!/bin/sh',
+      `if [ ! -e '${mark}' ]; then`,
+      `  touch '${mark}'`,
+      '  echo "Setting up watches.  Beware: since -r was given, this may take a while!" >&2',
+      '  for last; do :; done',
+      '  echo "Failed to watch $last; upper limit on inotify watches reached!" >&2',
+      '  echo "Please increase the amount of inotify watches allowed per user via /proc/sys/fs/inotify/max_user_watches." >&2',
+      '  exit 1',
+      'fi',
+      'exec inotifywait "$@"',
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  const port = await freePort();
+  const dir = path.join(base, 'sdr');
+  const log = captureLog();
+  const stalker = new Stalker({ settings: avoSettings(dir, { posttroll_port: String(port), nameservers: 'false' }), logger: log, logMessages: false, inotifywait: shim });
+  await stalker.start();
+  const col = new Collector(port);
+  try {
+    assert.ok(log.has('error', /inotify watch limit reached \(fs\.inotify\.max_user_watches = \d+; raise it with sysctl\)/));
+    await stalker.ready();
+    await col.connected(() => stalker.publisher.publish(probe()));
+    fs.writeFileSync(path.join(dir, NPP), 'x');
+    await col.waitFiles(1);
+    assert.equal(col.uris()[0], path.join(dir, NPP));
+  } finally {
+    await col.close();
+    await stalker.stop();
   }
 });

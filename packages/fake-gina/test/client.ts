@@ -38,7 +38,7 @@ export function request(url: string, opts: { method?: string; headers?: Record<s
       settled = true;
       req.destroy();
       resolve({ status: 0, headers: {}, rawHeaders: [], body: Buffer.alloc(0), complete: false, error: 'timeout' });
-    }, opts.timeoutMs ?? 10_000);
+    }, opts.timeoutMs ?? 30_000);
     req.on('error', (e) => {
       if (settled) return;
       settled = true;

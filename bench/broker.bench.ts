@@ -183,7 +183,8 @@ async function run(): Promise<void> {
     // Out: every task taken by one processor-like client (10 000+ → 0 queued).
     const r = await ask<{ rtts: number[]; nonEmpty: number; secs: number }>(reqProc, { body: JSON.stringify({ 'desired products': PRODUCTS }), count: queued });
     const s = r.rtts.sort((a, b) => a - b);
-    if (r.nonEmpty !== queued || broker.queue.tasks !== 0) throw new Error(`took ${r.nonEmpty}, ${broker.queue.tasks} left`);
+    const left = broker.queue.entries().length;
+    if (r.nonEmpty !== queued || left !== 0) throw new Error(`took ${r.nonEmpty}, ${left} left`);
     rows.push([`out over ZeroMQ: take, ${fmt(queued)} → 0 queued (one client)`, `${fmt(queued / r.secs)} tasks/s`, 'removal committed (fsync) before each reply']);
     rows.push(['take: round trip p50 / p99', `${ms(percentile(s, 50))} / ${ms(percentile(s, 99))}`, `max ${ms(s[s.length - 1]!)}`]);
     rows.push(['process RSS (broker + the bench\'s own data)', `${rssMB().toFixed(0)} MB`, `peak ${rssMB(process.pid, true).toFixed(0)} MB`]);

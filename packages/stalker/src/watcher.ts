@@ -154,6 +154,7 @@ export class InotifyWatcher {
   async start(): Promise<void> {
     if (!this.stopped) return;
     this.stopped = false;
+    this.startedAt = wallMs();
     this.pruneTimer = setInterval(() => this.prune(), 30_000);
     this.pruneTimer.unref();
     const ok = await this.launch();
@@ -164,6 +165,8 @@ export class InotifyWatcher {
   }
 
   private spawnMissing = false;
+  /** Files older than the start are never the stalker's business (trollstalker does not publish them). */
+  private startedAt = 0;
   private everEstablished = false;
 
   async stop(): Promise<void> {
@@ -456,7 +459,7 @@ export class InotifyWatcher {
     const incident = this.incidentAt;
     if (incident === null) return;
     this.incidentAt = null;
-    const since = incident - this.rescanWindowMs;
+    const since = Math.max(incident - this.rescanWindowMs, this.startedAt);
     const found: Array<{ p: string; ctimeMs: number }> = [];
     const walk = async (dir: string): Promise<void> => {
       let entries: fs.Dirent[];

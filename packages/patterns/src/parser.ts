@@ -290,6 +290,7 @@ export class Parser {
   private readonly tokens: readonly Token[];
   private compiled: CompiledRegex | PatternError | undefined;
   private compiledPartial: RegExp | undefined;
+  private readonly wildcards = new Map<string, string>();
 
   /** Throws PatternError for bad syntax (unbalanced braces, bad field names, nested fields). */
   constructor(pattern: string) {
@@ -476,9 +477,19 @@ export class Parser {
         out += formatField(v, t.conversion, spec, t.name);
         continue;
       }
-      out += wildcard(spec);
+      out += spec === t.spec ? this.wildcardOf(t.spec) : wildcard(spec);
     }
     return out;
+  }
+
+  /** The wildcard of a spec, computed once per Parser. */
+  private wildcardOf(spec: string): string {
+    let w = this.wildcards.get(spec);
+    if (w === undefined) {
+      w = wildcard(spec);
+      this.wildcards.set(spec, w);
+    }
+    return w;
   }
 }
 

@@ -277,6 +277,7 @@ export class FakeGina {
   private readonly md5Buf = new WeakMap<Buffer, string>();
   private readonly md5Files = new Map<string, { size: number; mtimeMs: number; md5: string }>();
   private readonly garbageMd5 = new Map<string, string>();
+  private readonly addedAt = new WeakMap<Product, Date>();
 
   private constructor(server: http.Server, url: string, opts: FakeGinaOptions) {
     this.server = server;
@@ -344,6 +345,7 @@ export class FakeGina {
       if (old) this.catalog.splice(this.catalog.indexOf(old), 1);
       this.catalog.push(p);
       this.byPath.set(key, p);
+      if (!this.addedAt.has(p)) this.addedAt.set(p, new Date());
     }
   }
 
@@ -710,6 +712,7 @@ export class FakeGina {
     let sent = 0;
     let stalled = false;
     let last: Promise<void> = Promise.resolve();
+    let ahead: { at: number; len: number; data: Promise<Buffer> } | undefined;
     const t0 = Date.now();
     const gone = (): boolean => res.destroyed || !!res.socket?.destroyed;
     const socket = res.socket;
@@ -727,7 +730,18 @@ export class FakeGina {
         if (plan.stallAt !== undefined && !stalled) n = Math.min(n, plan.stallAt - sent);
         if (plan.bytesPerSec) n = Math.min(n, Math.max(1, Math.floor(plan.bytesPerSec / 20)));
         if (n <= 0) break;
-        let chunk = await src.read(start + sent, start + sent + n);
+        // Read-ahead: the next chunk is read while this one drains to the socket.
+        let chunk: Buffer;
+        if (ahead && ahead.at === start + sent && ahead.len === n) chunk = await ahead.data;
+        else chunk = await src.read(start + sent, start + sent + n);
+        ahead = undefined;
+        const nextAt = start + sent + n;
+        if (!plan.bytesPerSec && plan.cutAt === undefined && plan.stallAt === undefined && nextAt < end) {
+          const len = Math.min(CHUNK, end - nextAt);
+          const data = Promise.resolve(src.read(nextAt, nextAt + len));
+          data.catch(() => undefined);
+          ahead = { at: nextAt, len, data };
+        }
         if (gone()) return;
         const c = plan.corruptAt;
         if (c !== undefined && c >= start + sent && c < start + sent + n) {
@@ -771,6 +785,7 @@ export class FakeGina {
       }
       await new Promise<void>((resolve) => res.end(resolve));
     } finally {
+      if (ahead) await ahead.data.catch(() => undefined); // never close the fd under a pending read
       src.close();
     }
   }
@@ -930,7 +945,7 @@ export class FakeGina {
     const size = this.size(p);
     const src: Source = garbage ? garbageSource(this.garbageKey(p), size) : p.bytes ? bufferSource(p.bytes) : fileSource(p.file!, size);
     const etag = `"${garbage ? this.garbageMd5Of(p) : this.md5(p)}"`;
-    const lastModified = HTTP_DATE(p.lastModified ?? parseSdrName(p.basename)?.created ?? new Date(0));
+    const lastModified = HTTP_DATE(p.lastModified ?? parseSdrName(p.basename)?.created ?? this.addedAt.get(p) ?? new Date());
 
     const noRanges = this.fire(ctx, ['no-ranges']).length > 0;
     const rangesNone = !noRanges && this.fire(ctx, ['ranges-none']).length > 0;

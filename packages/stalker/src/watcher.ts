@@ -18,7 +18,7 @@
  * that no process holds open for writing, is delivered as if its event had arrived. Files still
  * open get their close-write event later.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -97,6 +97,42 @@ export async function openForWriting(candidates: ReadonlySet<string>): Promise<{
     }
   }
   return { open, uninspectable };
+}
+
+/** An executable's path: as given when it contains a '/', else the first match on PATH; null if none. */
+export function findExecutable(exe: string, envPath = process.env.PATH ?? ''): string | null {
+  const ok = (p: string): boolean => {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return fs.statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  if (exe.includes('/')) return ok(exe) ? exe : null;
+  for (const dir of envPath.split(':')) {
+    const p = path.join(dir || '.', exe);
+    if (ok(p)) return p;
+  }
+  return null;
+}
+
+let pdeathsigLauncher: string[] | null | undefined;
+
+/**
+ * `setpriv --pdeathsig TERM --` (util-linux) when it works here: inotifywait then gets SIGTERM if
+ * the stalker dies without cleaning up (SIGKILL, crash) instead of lingering with its watches.
+ */
+function launcher(): string[] {
+  if (pdeathsigLauncher === undefined) {
+    const sp = findExecutable('setpriv');
+    pdeathsigLauncher = null;
+    if (sp) {
+      const r = spawnSync(sp, ['--pdeathsig', 'TERM', '--', 'true'], { stdio: 'ignore', timeout: 5000 });
+      if (r.status === 0) pdeathsigLauncher = [sp, '--pdeathsig', 'TERM', '--'];
+    }
+  }
+  return pdeathsigLauncher ?? [];
 }
 
 export class InotifyWatcher {
@@ -227,9 +263,20 @@ export class InotifyWatcher {
     args.push('-e', 'delete_self', '-e', 'move_self', '-e', 'unmount', '-e', 'q_overflow');
     args.push('--format', '%e%0%w%f%0', '--no-newline', '--', ...this.dirs);
     const exe = this.opts.inotifywait ?? 'inotifywait';
+    const resolved = findExecutable(exe);
+    if (!resolved) {
+      // Missing at startup: start() turns it into a ConfigError. Missing later: log and retry.
+      if (!this.everEstablished) this.spawnMissing = true;
+      else {
+        this.log.error(`cannot run ${exe}: not found`);
+        this.scheduleRestart('inotifywait not found');
+      }
+      return false;
+    }
+    const [cmd, ...pre] = [...launcher(), resolved];
     let child: ChildProcess;
     try {
-      child = spawn(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(cmd as string, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     } catch (e) {
       this.log.error(`cannot start ${exe}: ${(e as Error).message}`);
       this.scheduleRestart('spawn failed');

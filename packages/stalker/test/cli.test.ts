@@ -101,3 +101,32 @@ test('the process publishes for the shipped AVO config with overrides, logs, and
   }
   assert.equal(await exited, 0, out);
 });
+
+test('inotifywait does not outlive a stalker that is killed outright (SIGKILL)', async () => {
+  const base = path.join(ROOT, 'kill');
+  const p = spawn(process.execPath, [BIN, '-p', String(await freePort()), '-n', 'false', '--base-dir', base], {
+    env: { ...process.env, VIIRS_LOG_LEVEL: 'info', MAILHOST: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  p.stdout.on('data', (d) => (out += d));
+  p.stderr.on('data', (d) => (out += d));
+  const exited = new Promise((resolve) => p.on('exit', resolve));
+  await waitFor(() => /viirs-stalker running/.test(out), 30_000, 50, 'the stalker to start');
+  const kids = fs
+    .readdirSync(`/proc/${p.pid}/task`)
+    .flatMap((t) => fs.readFileSync(`/proc/${p.pid}/task/${t}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+  const iw = kids.find((k) => fs.readFileSync(`/proc/${k}/cmdline`, 'utf8').includes('inotifywait'));
+  assert.ok(iw, `inotifywait among the children ${kids.join(', ')}`);
+  p.kill('SIGKILL');
+  await exited;
+  // A zombie (state Z) reaped by init counts as gone.
+  const alive = (): boolean => {
+    try {
+      return !/^\S+ \(.*\) Z/.test(fs.readFileSync(`/proc/${iw}/stat`, 'utf8'));
+    } catch {
+      return false;
+    }
+  };
+  await waitFor(() => !alive(), 10_000, 50, 'inotifywait to exit');
+});

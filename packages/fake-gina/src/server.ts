@@ -293,7 +293,7 @@ export class FakeGina {
   /** Starts a server (default 127.0.0.1, ephemeral port). */
   static async start(opts: FakeGinaOptions = {}): Promise<FakeGina> {
     const server = http.createServer();
-    server.keepAliveTimeout = 5000;
+    server.keepAliveTimeout = 30_000; // long enough that pooled client connections rarely race an idle close
     server.requestTimeout = 0;
     const host = opts.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
@@ -673,7 +673,7 @@ export class FakeGina {
       res.sendDate = false;
       const keepAlive = req.headers.connection?.toLowerCase() !== 'close';
       h = [...h, ['Date', HTTP_DATE(new Date())], ['Connection', keepAlive ? 'keep-alive' : 'close']];
-      if (keepAlive) h.push(['Keep-Alive', 'timeout=5']);
+      if (keepAlive) h.push(['Keep-Alive', 'timeout=30']);
       if (chunked) h.push(['Transfer-Encoding', 'chunked']);
       h = h.map(([k, v]) => [k.toLowerCase(), v]);
     }

@@ -1,1 +1,15 @@
-export {};
+export * from './names.js';
+export * from './config.js';
+export * from './catalog.js';
+export * from './retry.js';
+export * from './log.js';
+export * from './writer.js';
+export * from './hasher.js';
+export * from './download.js';
+export * from './hdf5.js';
+export * from './lock.js';
+export * from './mirror.js';
+export * from './tle.js';
+export * from './daemon.js';
+export * from './display.js';
+export { resolveConfig, main, type MirrorArgs, type ResolvedConfig } from './main.js';

@@ -1,0 +1,66 @@
+/**
+ * Progress display of a pass on a TTY: a bar per file being fetched and an overall line (files
+ * and bytes of the pass). Log lines are printed above the bars (wrapLog). Without a TTY nothing is
+ * drawn: the mirror logs one line per file (size, time, speed).
+ */
+import { formatBytes, MultiProgress, type ProgressLine } from '@viirs/common';
+import type { Log } from './log.js';
+import type { FileProgress, ProgressSink } from './mirror.js';
+
+export class TtyProgress implements ProgressSink {
+  private readonly mp: MultiProgress;
+  private overall: ProgressLine | null = null;
+  private filesTotal = 0;
+  private filesDone = 0;
+  private bytesDone = 0;
+  private readonly start = Date.now();
+
+  constructor(stream: NodeJS.WriteStream = process.stderr) {
+    this.mp = new MultiProgress({ stream });
+  }
+
+  private updateOverall(): void {
+    const secs = Math.max(0.001, (Date.now() - this.start) / 1000);
+    const label = `overall (${formatBytes(this.bytesDone)}, ${formatBytes(Math.round(this.bytesDone / secs))}/s)`;
+    if (!this.overall) this.overall = this.mp.add(label, this.filesTotal, 'files');
+    this.overall.label(label);
+    this.overall.update(this.filesDone, this.filesTotal);
+  }
+
+  queued(_queue: string, files: number): void {
+    this.filesTotal += files;
+    if (this.filesTotal > 0) this.updateOverall();
+  }
+
+  fileStart(queue: string, basename: string): FileProgress {
+    const line = this.mp.add(`${queue} ${basename}`, 0);
+    let last = 0;
+    return {
+      size: (b) => line.update(0, b ?? 0),
+      bytes: (w) => {
+        this.bytesDone += w - last;
+        last = w;
+        line.update(w);
+        this.updateOverall();
+      },
+      end: () => {
+        this.filesDone++;
+        line.remove();
+        this.updateOverall();
+      },
+    };
+  }
+
+  /** A Log whose lines are printed above the bars. */
+  wrapLog(log: Log): Log {
+    const wrap =
+      (f: (m: string) => void) =>
+      (m: string): void =>
+        this.mp.suspend(() => f(m));
+    return { debug: wrap(log.debug), info: wrap(log.info), warn: wrap(log.warn), error: wrap(log.error) };
+  }
+
+  stop(): void {
+    this.mp.stop();
+  }
+}

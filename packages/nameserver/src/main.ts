@@ -119,7 +119,10 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
   const opts = resolveOptions(a);
   const target = logTarget(a);
   const logger = createLogger({ ...target, ...(a.verbose ? { level: 'debug' as const } : {}) });
-  const ns = new NameServer({ ...opts, logger });
+  // winston formats every line before its transports filter by level: skip debug calls early.
+  const debugOn = logger.winston.isLevelEnabled('debug');
+  const log = { info: logger.info, warn: logger.warn, error: logger.error, debug: debugOn ? logger.debug : () => {} };
+  const ns = new NameServer({ ...opts, logger: log, logTraffic: debugOn });
   try {
     await ns.start();
   } catch (e) {

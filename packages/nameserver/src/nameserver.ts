@@ -62,6 +62,8 @@ export interface NameServerOptions {
   /** Hard cap on any frame; libzmq drops a connection that sends a bigger one (default 16 MiB). */
   maxFrameBytes?: number;
   logger?: Logger;
+  /** Log every request and announcement at debug level (off by default: it costs time per request). */
+  logTraffic?: boolean;
 }
 
 export interface NameServerStats {
@@ -338,7 +340,7 @@ export class NameServer extends EventEmitter {
         const size = frames.reduce((n, f) => n + f.length, 0);
         this.limiter.warn('bad request', `bad nameserver request (${size} bytes${frames[0] && frames[0].length <= 200 ? ` ${excerpt(frames[0])}` : ''}): ${result.error}; answered "no match"`);
         this.emit('badQuery', result.error);
-      } else {
+      } else if (this.opts.logTraffic) {
         this.log.debug(`replying to ${excerpt(frames[0] as Buffer, 200)} with ${excerpt(result.reply, 200)}`);
       }
       try {
@@ -417,7 +419,7 @@ export class NameServer extends EventEmitter {
     }
     this.stats.announcements++;
     const { isNew, data, entry } = this.registry.add(msg);
-    this.log.debug(`received address ${entry.uri} (${via})`);
+    if (this.opts.logTraffic) this.log.debug(`received address ${entry.uri} (${via})`);
     if (!isNew) return;
     let notice: string;
     try {
@@ -466,7 +468,7 @@ export class NameServer extends EventEmitter {
     const beat = new Message({ subject: `/heartbeat/${ADDRESS_PUBLISHER_NAME}`, type: 'beat', data: { min_interval: n } }).encode();
     this.pub.send(beat);
     this.stats.heartbeats++;
-    this.log.debug(`heartbeat ${beat}`);
+    if (this.opts.logTraffic) this.log.debug(`heartbeat ${beat}`);
     this.emit('heartbeat', beat);
   }
 }

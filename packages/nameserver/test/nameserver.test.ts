@@ -40,7 +40,7 @@ async function firstMessage(pub: NoisyPublisher, sub: NSSubscriber, timeoutMs = 
   let got: IteratorResult<Received> | undefined;
   await waitFor(async () => {
     pub.publish(new Message({ subject: '/AVO/viirs/sdr', type: 'file', data: { uid: 'x.h5' } }));
-    got = await Promise.race([next, new Promise<undefined>((r) => setTimeout(r, 50))]);
+    got = await Promise.race([next, new Promise<undefined>((r) => setTimeout(() => r(undefined), 50))]);
     return got !== undefined;
   }, timeoutMs, 0, 'a message through the nameserver');
   assert.ok(got && !got.done);

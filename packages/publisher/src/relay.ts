@@ -10,6 +10,7 @@
 import { EventEmitter } from 'node:events';
 import {
   NSSubscriber,
+  decodeMessage,
   Publisher,
   RELAY_KEEPALIVE,
   getOwnIp,
@@ -22,8 +23,10 @@ import {
   type NSSubscriberOptions,
   type Received,
 } from '@viirs/posttroll';
+import { invalidReason } from './validate.js';
 
 export const DEFAULT_RELAY_PORT = 29092;
+export const DEFAULT_RELAY_HWM = 10_000;
 
 export interface RelayOptions {
   /** PUB port to serve on (default 29092; 0 picks a free one). */
@@ -42,6 +45,11 @@ export interface RelayOptions {
   keepalive?: KeepaliveOptions;
   /** Services never subscribed to (default: the nameserver's own address feed, `address_receiver`). */
   excludeServices?: string[];
+  /**
+   * Messages queued per connection on the way in (per publisher) and on the way out (per
+   * consumer) before ZeroMQ drops (default 10 000: bounded memory; posttroll's default is 1000).
+   */
+  highWaterMark?: number;
   /** Seconds between "relayed N messages" log lines (default 600; 0 = never). */
   statsInterval?: number;
   logger?: Logger;
@@ -86,7 +94,11 @@ function limitWarnings(log: Logger, burst = 20, windowMs = 60_000): Logger {
   };
 }
 
-/** An NSSubscriber that refuses some addresses (the relay's own output, the nameserver's feed). */
+/**
+ * An NSSubscriber that refuses some addresses (the relay's own output, the nameserver's feed) and
+ * checks frames with the fast validity test instead of decoding them: a relay only needs to know
+ * that a frame is a valid message. The decoded message is built only if someone asks for it.
+ */
 class GuardedSubscriber extends NSSubscriber {
   constructor(
     opts: NSSubscriberOptions,
@@ -98,6 +110,35 @@ class GuardedSubscriber extends NSSubscriber {
   override add(address: string | AddressRecord): boolean {
     if (this.refuse(address) !== null) return false;
     return super.add(address);
+  }
+
+  protected override accept(frames: Buffer[]): Received | null {
+    this.stats.received++;
+    if (frames.length !== 1) {
+      this.stats.invalid++;
+      this.log.warn(`dropped a ${frames.length}-part ZeroMQ message: posttroll messages are single frames`);
+      return null;
+    }
+    const frame = frames[0] as Buffer;
+    const why = invalidReason(frame);
+    if (why !== null) {
+      this.stats.invalid++;
+      this.log.warn(`dropped an invalid message (${frame.length} bytes): ${why}`);
+      return null;
+    }
+    return new LazyReceived(frame);
+  }
+}
+
+/**
+ * A relayed frame whose message is decoded only on demand. (A class, not an object literal with
+ * a getter: V8 gives every such literal a fresh hidden class, which leaked memory per message.)
+ */
+class LazyReceived implements Received {
+  private decoded: Received['message'] | undefined;
+  constructor(readonly frame: Buffer) {}
+  get message(): Received['message'] {
+    return (this.decoded ??= decodeMessage(this.frame));
   }
 }
 
@@ -162,7 +203,8 @@ export class Relay extends EventEmitter {
   async start(): Promise<this> {
     if (this.pub) return this;
     const port = this.opts.port ?? DEFAULT_RELAY_PORT;
-    const pub = new Publisher({ name: 'viirs-publisher', port, host: this.opts.host ?? '*', ...(this.opts.keepalive ?? RELAY_KEEPALIVE), logger: this.log });
+    const hwm = this.opts.highWaterMark ?? DEFAULT_RELAY_HWM;
+    const pub = new Publisher({ name: 'viirs-publisher', port, host: this.opts.host ?? '*', ...(this.opts.keepalive ?? RELAY_KEEPALIVE), sendHighWaterMark: hwm, logger: this.log });
     await pub.start();
     this.pub = pub;
     this.ownHosts = new Set([...localAddresses(), 'localhost', '0.0.0.0', await getOwnIp()]);
@@ -175,6 +217,7 @@ export class Relay extends EventEmitter {
         nameserver,
         addrListener: true,
         timeout: this.opts.timeout ?? 10,
+        receiveHighWaterMark: hwm,
         logger: limitWarnings(this.log),
       },
       (a) => this.refusal(a),

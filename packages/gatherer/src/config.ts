@@ -5,7 +5,14 @@
  * are reported here as ConfigError (one line, exit code 2).
  */
 import fs from 'node:fs';
-import YAML from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YAMLTypes from 'yaml';
+
+const require = createRequire(import.meta.url);
+/** The yaml package, loaded only for YAML configs (ini-only processes stay smaller). */
+function yaml(): typeof YAMLTypes {
+  return require('yaml') as typeof YAMLTypes;
+}
 import { ConfigError, readIniSection, type IniSection } from '@viirs/common';
 import { parseSegmentList, SegmentListError } from './segments.js';
 
@@ -233,7 +240,8 @@ function segmentListValue(o: Record<string, unknown>, key: string, what: string)
 }
 
 /** Builds the configuration from a parsed YAML document (Python's read_yaml). */
-export function yamlConfig(doc: YAML.Document, source = 'config'): GathererConfig {
+export function yamlConfig(doc: YAMLTypes.Document, source = 'config'): GathererConfig {
+  const YAML = yaml();
   const root = asObject(doc.toJS({ mapAsMap: false }), source);
   const what = source;
   // Pattern order matters (the first matching pattern wins): read the pairs in document order.
@@ -344,7 +352,7 @@ export function loadConfig(file: string, section?: string | null): GathererConfi
     const sections = [...text.matchAll(/^\s*\[([^\]\n]+)\]\s*$/gm)].map((m) => m[1]);
     throw new ConfigError(`${file} looks like an ini file: give the section with -C (one of: ${sections.join(', ')})`);
   }
-  const doc = YAML.parseDocument(text, { version: '1.1', prettyErrors: false });
+  const doc = yaml().parseDocument(text, { version: '1.1', prettyErrors: false });
   if (doc.errors.length) throw new ConfigError(`${file}: YAML error: ${(doc.errors[0] as Error).message.split('\n')[0]}`);
   return yamlConfig(doc, file);
 }

@@ -19,7 +19,7 @@ import { ConfigError } from '@viirs/common';
 import { KEY_ORDER, PyDateTime, orderedKeys } from '@viirs/pytime';
 import { Message, silentLogger, type Logger } from '@viirs/posttroll';
 import type { GathererConfig, PatternConfig } from './config.js';
-import { createParser, MissingKey, pyStr, type GatherParser, type Metadata } from './parsers.js';
+import { createParser, MissingKey, pyStr, type Fields, type GatherParser, type Metadata } from './parsers.js';
 import { isSet, parseSegmentList } from './segments.js';
 import { collectionStatus, patternStatus, Status, type SlotPattern } from './status.js';
 import { decodeMap, encodeValue, type StateStore } from './state.js';
@@ -108,6 +108,8 @@ export interface GathererOptions {
   memorySeconds?: number;
   /** At most this many published granules are remembered (default 2000). */
   memoryMax?: number;
+  /** False when the logger drops debug lines: they are then not even formatted (default true). */
+  debug?: boolean;
 }
 
 function slotTimestamp(t: PyDateTime): string {
@@ -126,10 +128,10 @@ function pyDict(entries: Iterable<[string, unknown]>): Record<string, unknown> {
   return o;
 }
 
-function withoutKeys(meta: Metadata, keys: readonly string[]): Metadata {
-  if (keys.length === 0) return new Map(meta);
-  const out = new Map<string, unknown>();
-  for (const [k, v] of meta) if (!keys.includes(k)) out.set(k, v);
+/** A copy of fields with some keys unknown (undefined = a wildcard for globify). */
+function without(fields: Fields, keys: readonly string[]): Fields {
+  const out: Fields = { ...fields };
+  for (const k of keys) out[k] = undefined;
   return out;
 }
 
@@ -194,6 +196,10 @@ export class SegmentGatherer {
   private published: PublishedGranule[] = [];
   private publishedIndex = new Map<string, PublishedGranule[]>();
   private firstMessageAfterStart = true;
+  /** Parsed segment lists, by list text. */
+  private readonly segmentLists = new Map<string, ReturnType<typeof parseSegmentList>>();
+  /** Whether debug lines are wanted (their text is not built otherwise). */
+  private readonly debugOn: boolean;
   readonly configKey: string;
   /** Counters for status and tests. */
   readonly stats = { messages: 0, files: 0, added: 0, published: 0, partial: 0, dropped: 0, expired: 0, late: 0, bad: 0 };
@@ -205,6 +211,7 @@ export class SegmentGatherer {
     this.store = opts.store ?? null;
     this.memoryMs = (opts.memorySeconds ?? 6 * 3600) * 1000;
     this.memoryMax = opts.memoryMax ?? 2000;
+    this.debugOn = opts.debug ?? true;
     this.patterns = config.patterns.map((cfg) => {
       let parser: GatherParser;
       try {
@@ -311,7 +318,7 @@ export class SegmentGatherer {
       return;
     }
     let data = msg.data;
-    this.log.debug(`New message received: ${msg.type} ${msg.subject} ${typeof data.uid === 'string' ? data.uid : ''}`);
+    if (this.debugOn) this.log.debug(`New message received: ${msg.type} ${msg.subject} ${typeof data.uid === 'string' ? data.uid : ''}`);
 
     // 1. The first pattern that takes the message.
     let pattern: Pattern | null = null;
@@ -353,7 +360,7 @@ export class SegmentGatherer {
     }
 
     // 3. Parse, floor, slot time.
-    let meta: Metadata;
+    let meta: Fields;
     try {
       meta = parser.parse(data);
     } catch (e) {
@@ -361,7 +368,7 @@ export class SegmentGatherer {
       return;
     }
     this.floor(meta, cfg);
-    const idTime = meta.get(cfg.timeName);
+    const idTime = meta[cfg.timeName];
     if (!(idTime instanceof PyDateTime)) {
       this.bad(`${parser.uid(data)}: ${cfg.timeName} is ${idTime === undefined ? 'missing' : `not a datetime (${pyStr(idTime)})`}`);
       return;
@@ -371,8 +378,7 @@ export class SegmentGatherer {
       return;
     }
     const uid = parser.uid(data);
-    const mask = parser.globify(withoutKeys(meta, cfg.variableTags));
-    const identity = this.identity(pattern, meta);
+    const { mask, identity } = this.maskAndIdentity(pattern, meta);
 
     // 4. Find or create the slot.
     let slot = this.findSlot(idTime, cfg.name, identity);
@@ -386,7 +392,7 @@ export class SegmentGatherer {
         else this.log.debug(`${uid} belongs to granule ${slotTimestamp(idTime)} published at ${at} and is not one of its files: dropped`);
         return;
       }
-      slot = this.createSlot(pattern, meta, data, idTime, identity, now);
+      slot = this.createSlot(pattern, meta, data, idTime, identity, uid, now);
     }
     this.addFile(slot, pattern, msg.type, data, mask, uid, identity, now);
     if (this.config.checkExistingFilesAfterStart) this.checkExistingFiles(slot, msg, data, pattern, now);
@@ -394,12 +400,14 @@ export class SegmentGatherer {
     if (this.slots.has(slot.id)) this.persistSlot(slot);
   }
 
-  private floor(meta: Metadata, cfg: PatternConfig): void {
+  private floor(meta: Fields | Metadata, cfg: PatternConfig): void {
     const g = cfg.groupByMinutes;
     if (g === null) return;
-    const t = meta.get(cfg.timeName);
+    const t = meta instanceof Map ? meta.get(cfg.timeName) : meta[cfg.timeName];
     if (!(t instanceof PyDateTime)) return;
-    meta.set(cfg.timeName, new PyDateTime(t.year, t.month, t.day, t.hour, Math.trunc(t.minute / g) * g, 0, 0, null));
+    const floored = new PyDateTime(t.year, t.month, t.day, t.hour, Math.trunc(t.minute / g) * g, 0, 0, null);
+    if (meta instanceof Map) meta.set(cfg.timeName, floored);
+    else meta[cfg.timeName] = floored;
   }
 
   private timeInInterval(cfg: PatternConfig, t: PyDateTime): boolean {
@@ -409,9 +417,17 @@ export class SegmentGatherer {
     return r.start <= raw && raw <= r.end && (raw - r.start) % r.delta === 0;
   }
 
-  /** The granule identity of a file: its mask without segment, channel and time. */
-  private identity(p: Pattern, meta: Metadata): string {
-    return p.parser.globify(withoutKeys(meta, [...p.cfg.variableTags, 'segment', 'channel_name', p.cfg.timeName]));
+  /**
+   * A file's mask (its parsed fields without the variable tags) and its granule identity (the
+   * mask without segment, channel and time as well).
+   */
+  private maskAndIdentity(p: Pattern, parsed: Fields): { mask: string; identity: string } {
+    const v = without(parsed, p.cfg.variableTags);
+    const mask = p.parser.globify(v);
+    v.segment = undefined;
+    v.channel_name = undefined;
+    v[p.cfg.timeName] = undefined;
+    return { mask, identity: p.parser.globify(v) };
   }
 
   private findSlot(t: PyDateTime, patternName: string, identity: string): Slot | null {
@@ -422,18 +438,18 @@ export class SegmentGatherer {
       if (!(Math.abs(t.diffMicros(slotTime)) < tolUs)) continue;
       const known = slot.identities.get(patternName);
       if (known !== undefined && known !== identity) continue;
-      this.log.debug(`Found existing time slot at ${slotTimestamp(slotTime)}, using that`);
+      if (this.debugOn) this.log.debug(`Found existing time slot at ${slotTimestamp(slotTime)}, using that`);
       return slot;
     }
     return null;
   }
 
-  private createSlot(p: Pattern, parsed: Metadata, data: Record<string, unknown>, idTime: PyDateTime, identity: string, now: number): Slot {
+  private createSlot(p: Pattern, parsed: Fields, data: Record<string, unknown>, idTime: PyDateTime, identity: string, uid: string, now: number): Slot {
     const { cfg } = p;
-    this.log.debug(`Adding new slot: ${slotTimestamp(idTime)}`);
+    if (this.debugOn) this.log.debug(`Adding new slot: ${slotTimestamp(idTime)}`);
     // filter_metadata: parsed fields, overridden by the message's.
     const meta: Metadata = new Map();
-    for (const [k, v] of parsed) if (!DO_NOT_COPY_KEYS.has(k)) meta.set(k, v);
+    for (const k in parsed) if (!DO_NOT_COPY_KEYS.has(k)) meta.set(k, parsed[k]);
     for (const k of orderedKeys(data)) {
       if (DO_NOT_COPY_KEYS.has(k) || this.config.keepParsedKeys.includes(k) || cfg.keepParsedKeys.includes(k)) continue;
       meta.set(k, data[k]);
@@ -457,6 +473,7 @@ export class SegmentGatherer {
       identities: new Map([[cfg.name, identity]]),
     };
     const collection = single ? null : (meta.get('collection') as Record<string, unknown>);
+    const masks = new Map<string, string>();
     for (const q of this.patterns) {
       if (collection) {
         collection[q.cfg.name] = pyDict([
@@ -465,15 +482,15 @@ export class SegmentGatherer {
         ]);
         (collection as { [KEY_ORDER]: string[] })[KEY_ORDER].push(q.cfg.name);
       }
-      slot.patterns.set(q.cfg.name, this.slotPattern(slot, q));
+      slot.patterns.set(q.cfg.name, this.slotPattern(slot, q, masks));
     }
     this.slots.set(slot.id, slot);
     if (slot.deadline < this.minDeadline) this.minDeadline = slot.deadline;
-    this.log.info(`Setting timeout to ${new Date(slot.deadline).toISOString().replace('T', ' ').replace('Z', '')} for slot ${slot.timestamp}.`);
+    this.log.info(`Setting timeout to ${new Date(slot.deadline).toISOString().replace('T', ' ').replace('Z', '')} for slot ${slot.timestamp} (first file ${uid}).`);
     return slot;
   }
 
-  private slotPattern(slot: Slot, p: Pattern): SlotPattern {
+  private slotPattern(slot: Slot, p: Pattern, cache: Map<string, string>): SlotPattern {
     const { cfg } = p;
     const sp: SlotPattern = {
       isCriticalSet: cfg.isCriticalSet,
@@ -484,7 +501,8 @@ export class SegmentGatherer {
       delayed: new Map(),
       filesTillPrematurePublish: this.config.numFilesPrematurePublish,
     };
-    const critical = this.composeFilenames(slot, p, cfg.criticalFiles);
+    const values = without(Object.fromEntries(slot.meta), cfg.variableTags);
+    const critical = this.composeFilenames(values, p, cfg.criticalFiles, cache);
     if (isSet(cfg.criticalFiles)) {
       for (const m of critical) sp.critical.add(m);
     } else {
@@ -494,24 +512,38 @@ export class SegmentGatherer {
         sp.all.add(m);
       }
     }
-    for (const m of this.composeFilenames(slot, p, cfg.wantedFiles)) sp.wanted.add(m);
-    for (const m of this.composeFilenames(slot, p, cfg.allFiles)) sp.all.add(m);
+    for (const m of this.composeFilenames(values, p, cfg.wantedFiles, cache)) sp.wanted.add(m);
+    for (const m of this.composeFilenames(values, p, cfg.allFiles, cache)) sp.all.add(m);
     return sp;
   }
 
-  /** The expected masks of a segment list for a slot (Python's compose_filenames). */
-  private composeFilenames(slot: Slot, p: Pattern, list: string | null): Set<string> {
-    const meta = withoutKeys(slot.meta, p.cfg.variableTags);
+  /**
+   * The expected masks of a segment list for a slot (Python's compose_filenames). `values` is the
+   * slot metadata without the variable tags; `cache` shares masks between the lists of a slot.
+   */
+  private composeFilenames(values: Fields, p: Pattern, list: string | null, cache: Map<string, string>): Set<string> {
     const result = new Set<string>();
-    for (const item of parseSegmentList(list)) {
+    const globify = (key: string): string => {
+      const k = `${p.cfg.name}\u0000${key}`;
+      let m = cache.get(k);
+      if (m === undefined) {
+        m = p.parser.globify(values);
+        cache.set(k, m);
+      }
+      return m;
+    };
+    const items = this.segmentLists.get(list ?? '') ?? parseSegmentList(list);
+    this.segmentLists.set(list ?? '', items);
+    for (const item of items) {
       if (item.plain) {
-        if (!p.parser.hasSegmentOrChannel) result.add(p.parser.globify(meta));
+        // Only for patterns without segment and channel fields, so their values do not matter.
+        if (!p.parser.hasSegmentOrChannel) result.add(globify('plain'));
         continue;
       }
-      meta.set('channel_name', item.channel);
+      values.channel_name = item.channel;
       for (const seg of item.segments) {
-        meta.set('segment', seg);
-        result.add(p.parser.globify(meta));
+        values.segment = seg;
+        result.add(globify(`${item.channel}\u0000${seg}`));
       }
     }
     return result;
@@ -521,11 +553,11 @@ export class SegmentGatherer {
     const sp = slot.patterns.get(p.cfg.name)!;
     let relevant = true;
     if (sp.received.has(mask)) {
-      this.log.debug('File already received');
+      if (this.debugOn) this.log.debug('File already received');
       relevant = false;
     }
     if (!sp.all.has(mask)) {
-      this.log.debug(`${mask} not in ${[...sp.all].join(', ')}`);
+      if (this.debugOn) this.log.debug(`${mask} not in ${[...sp.all].join(', ')}`);
       relevant = false;
     }
     if (!relevant) {
@@ -579,7 +611,7 @@ export class SegmentGatherer {
     sp.received.add(mask);
     if (!slot.identities.has(p.cfg.name)) slot.identities.set(p.cfg.name, identity);
     this.stats.added++;
-    this.log.info(`${uid} processed`);
+    if (this.debugOn) this.log.debug(`${uid} processed`);
     return true;
   }
 
@@ -599,7 +631,7 @@ export class SegmentGatherer {
     const file = uriPath(uri);
     const dir = path.dirname(file);
     if (p.cfg.pattern === null) return;
-    const re = maskRegExp(p.parser.globify(new Map()));
+    const re = maskRegExp(p.parser.globify({}));
     let names: string[];
     try {
       names = fs.readdirSync(dir).filter((n) => re.test(n)).sort();
@@ -619,15 +651,15 @@ export class SegmentGatherer {
         }
       });
       if (!q) continue;
-      let meta: Metadata;
+      let meta: Fields;
       try {
         meta = q.parser.parse(fileData);
       } catch {
         continue;
       }
       this.floor(meta, q.cfg);
-      const mask = q.parser.globify(withoutKeys(meta, q.cfg.variableTags));
-      this.addFile(slot, q, 'file', fileData, mask, name, this.identity(q, meta), now);
+      const { mask, identity } = this.maskAndIdentity(q, meta);
+      this.addFile(slot, q, 'file', fileData, mask, name, identity, now);
     }
   }
 
@@ -642,7 +674,7 @@ export class SegmentGatherer {
     const status = collectionStatus(statuses, timedOut, (name) => (slot.patterns.get(name)?.received.size ?? 0) > 0);
     if (status === Status.READY) {
       const complete = statuses.every(([, s]) => s === Status.READY);
-      if (complete) this.log.info(`Required files received for slot ${slot.timestamp}.`);
+      if (complete && this.debugOn) this.log.debug(`Required files received for slot ${slot.timestamp}.`);
       this.publish(slot, complete ? 'complete' : 'timeout', now, out);
     } else if (status === Status.READY_BUT_WAIT_FOR_MORE) {
       this.publish(slot, 'premature', now, out);
@@ -696,12 +728,14 @@ export class SegmentGatherer {
         received,
         missing,
       };
-      this.removeSlot(slot, granule);
+      // Remembered first: a journal fold inside removeSlot must see it.
       this.remember(granule, now);
+      this.removeSlot(slot, granule);
     }
+    // The state on disk says "published" before the message leaves: a crash now cannot publish it twice.
+    this.store?.flush();
     const message = new Message({ subject: this.config.posttroll.publishTopic, type, data });
     const frame = message.encode();
-    this.log.info(`Sending: ${frame}`);
     this.stats.published++;
     if (reason === 'timeout') this.stats.partial++;
     out.push({ message, frame, slot: slot.timestamp, reason, missing });

@@ -3,7 +3,7 @@
  * by message keys (YAML `message_keys` + `topic`). Mirrors segments.py's UIDParser/MessageParser.
  */
 import { PyDateTime, orderedKeys } from '@viirs/pytime';
-import { Parser as TrollsiftParser } from '@viirs/patterns';
+import { Parser as TrollsiftParser, pyFormat, tokenize, type Token } from '@viirs/patterns';
 import type { PatternConfig } from './config.js';
 
 /** Python's KeyError from a message without a key the parser needs (logged at debug, then next pattern). */
@@ -20,7 +20,10 @@ export interface MessageLike {
   data: unknown;
 }
 
+/** Slot metadata: insertion-ordered like a Python dict. */
 export type Metadata = Map<string, unknown>;
+/** Parsed fields (or message data); for globify, an undefined value means "unknown" (a wildcard). */
+export type Fields = Record<string, unknown>;
 
 export interface GatherParser {
   /** The pattern text (trollsift) or the message keys: Python's `parser.fmt`. */
@@ -31,10 +34,10 @@ export interface GatherParser {
   readonly fields: string[];
   /** True when this pattern takes the message; throws MissingKey when a needed key is absent. */
   matches(msg: MessageLike): boolean;
-  /** The parsed fields (uid parser) or the message data (message-key parser), in order. */
-  parse(data: Record<string, unknown>): Metadata;
-  /** A mask: the pattern with the given values filled in and the others as wildcards. */
-  globify(meta: Metadata): string;
+  /** The parsed fields (uid parser) or a copy of the message data (message-key parser), in order. */
+  parse(data: Record<string, unknown>): Fields;
+  /** A mask: the pattern with the given values filled in and the others (absent or undefined) as wildcards. */
+  globify(values: Fields): string;
   /** The message's unique id (its uid, or the message keys joined). */
   uid(data: Record<string, unknown>): string;
 }
@@ -48,10 +51,40 @@ export function pyStr(v: unknown): string {
   return String(v);
 }
 
-function toObject(meta: Metadata): Record<string, unknown> {
-  const o: Record<string, unknown> = {};
-  for (const [k, v] of meta) o[k] = v;
-  return o;
+/**
+ * trollsift globify, with the wildcard of each field computed once. The gatherer builds several
+ * masks per file; the library recomputes every wildcard on each call. Each piece comes from the
+ * library: the tokens (`tokenize`), composed values (`pyFormat`, what globify uses for a field
+ * without conversion) and the wildcards (the library's globify of the field alone). Patterns
+ * with conversions, or a partial-datetime value, use the library's globify directly.
+ */
+export class CachedGlobify {
+  private readonly tokens: Token[];
+  private readonly wildcards: string[];
+  private readonly simple: boolean;
+
+  constructor(private readonly sift: TrollsiftParser) {
+    this.tokens = tokenize(sift.pattern);
+    this.simple = this.tokens.every((t) => t.kind === 'literal' || t.conversion === null);
+    this.wildcards = this.tokens.map((t) => (t.kind === 'field' && this.simple ? new TrollsiftParser(`{${t.name}${t.spec ? ':' + t.spec : ''}}`).globify({}) : ''));
+  }
+
+  globify(values: Fields): string {
+    if (!this.simple) return this.sift.globify(values);
+    let out = '';
+    for (let i = 0; i < this.tokens.length; i++) {
+      const t = this.tokens[i] as Token;
+      if (t.kind === 'literal') {
+        out += t.text;
+        continue;
+      }
+      const v = values[t.name];
+      if (v === undefined) out += this.wildcards[i] as string;
+      else if (Array.isArray(v)) return this.sift.globify(values);
+      else out += pyFormat(v, t.spec);
+    }
+    return out;
+  }
 }
 
 export class UidParser implements GatherParser {
@@ -59,10 +92,12 @@ export class UidParser implements GatherParser {
   readonly hasSegmentOrChannel: boolean;
   readonly fields: string[];
   private readonly sift: TrollsiftParser;
+  private readonly fast: CachedGlobify;
 
   constructor(pattern: string) {
     this.fmt = pattern;
     this.sift = new TrollsiftParser(pattern).checkParsable();
+    this.fast = new CachedGlobify(this.sift);
     this.fields = [...this.sift.keys];
     // Python tests `'segment' in parser.fmt` on the pattern *string*: a substring test.
     this.hasSegmentOrChannel = pattern.includes('channel_name') || pattern.includes('segment');
@@ -87,14 +122,13 @@ export class UidParser implements GatherParser {
     return typeof uid === 'string' && this.tryParse(uid) !== null;
   }
 
-  parse(data: Record<string, unknown>): Metadata {
+  parse(data: Record<string, unknown>): Fields {
     const uid = data.uid as string;
-    const parsed = this.tryParse(uid) ?? (this.sift.parse(uid) as Record<string, unknown>);
-    return new Map(Object.entries(parsed));
+    return { ...(this.tryParse(uid) ?? (this.sift.parse(uid) as Fields)) };
   }
 
-  globify(meta: Metadata): string {
-    return this.sift.globify(toObject(meta));
+  globify(values: Fields): string {
+    return this.fast.globify(values);
   }
 
   uid(data: Record<string, unknown>): string {
@@ -123,13 +157,15 @@ export class MessageKeyParser implements GatherParser {
     return msg.subject.startsWith(this.topic);
   }
 
-  parse(data: Record<string, unknown>): Metadata {
-    return new Map(orderedKeys(data).map((k) => [k, data[k]]));
+  parse(data: Record<string, unknown>): Fields {
+    const out: Fields = {};
+    for (const k of orderedKeys(data)) out[k] = data[k];
+    return out;
   }
 
-  /** Python's tuple (name, values…), written as its repr-like text; only ever compared. */
-  globify(meta: Metadata): string {
-    return [this.name, ...this.keys.map((k) => (meta.has(k) ? pyStr(meta.get(k)) : '*'))].join('\u0000');
+  /** Python's tuple (name, values…), written as text; only ever compared. */
+  globify(values: Fields): string {
+    return [this.name, ...this.keys.map((k) => (values[k] !== undefined ? pyStr(values[k]) : '*'))].join('\u0000');
   }
 
   uid(data: Record<string, unknown>): string {

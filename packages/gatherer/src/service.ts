@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { ConfigError, basePaths } from '@viirs/common';
-import { createPublisher, createSubscriber, type Logger, type Publisher, type Subscriber } from '@viirs/posttroll';
+import { createPublisher, createSubscriber, isAddrInUse, type Logger, type Publisher, type Subscriber } from '@viirs/posttroll';
 import { publishServiceName, type GathererConfig } from './config.js';
 import { SegmentGatherer, type Publication, type PublishedGranule, type SlotRecord } from './gatherer.js';
 import { StateStore } from './state.js';
@@ -25,6 +25,12 @@ export interface GathererServiceOptions {
   compactEvery?: number;
   /** Address the publisher announces (default: posttroll's own-IP rule / VIIRS_ADVERTISE_IP). */
   advertiseIp?: string;
+}
+
+/** Whether a logger keeps debug lines (a winston-based AppLogger can tell; others are assumed to). */
+function debugEnabled(logger: Logger): boolean {
+  const w = (logger as { winston?: { isDebugEnabled?: () => boolean } }).winston;
+  return typeof w?.isDebugEnabled === 'function' ? w.isDebugEnabled() : true;
 }
 
 export function stateName(config: GathererConfig): string {
@@ -51,6 +57,7 @@ export class GathererService extends EventEmitter {
       store: this.store,
       memorySeconds: opts.memorySeconds,
       memoryMax: opts.memoryMax,
+      debug: debugEnabled(opts.logger),
     });
   }
 
@@ -80,17 +87,29 @@ export class GathererService extends EventEmitter {
     }
     if (restored > 0) this.gatherer.holdTimeoutsUntil(Date.now() + (this.opts.startupGraceMs ?? 5000));
 
-    const publisher = createPublisher({
-      name: this.serviceName,
-      port: pt.publishPort,
-      nameservers: pt.nameservers === null ? null : pt.nameservers,
-      logger: this.log,
-      ...(this.opts.advertiseIp ?? process.env.VIIRS_ADVERTISE_IP ? { advertiseIp: this.opts.advertiseIp ?? process.env.VIIRS_ADVERTISE_IP } : {}),
-    });
-    try {
-      await publisher.start();
-    } catch (e) {
-      throw new ConfigError(`cannot publish on port ${pt.publishPort}: ${(e as Error).message}`);
+    const makePublisher = (): Publisher =>
+      createPublisher({
+        name: this.serviceName,
+        port: pt.publishPort,
+        nameservers: pt.nameservers === null ? null : pt.nameservers,
+        logger: this.log,
+        ...(this.opts.advertiseIp ?? process.env.VIIRS_ADVERTISE_IP ? { advertiseIp: this.opts.advertiseIp ?? process.env.VIIRS_ADVERTISE_IP } : {}),
+      });
+    // A fixed port may still be held for a moment by the previous instance (ZeroMQ closes
+    // sockets in the background): retry for a few seconds before giving up.
+    let publisher: Publisher | null = null;
+    for (let attempt = 0; !publisher; attempt++) {
+      const p = makePublisher();
+      try {
+        await p.start();
+        publisher = p;
+      } catch (e) {
+        if (isAddrInUse(e) && pt.publishPort !== 0 && attempt < 30) {
+          await new Promise((r) => setTimeout(r, 100));
+          continue;
+        }
+        throw new ConfigError(`cannot publish on port ${pt.publishPort}: ${(e as Error).message}`);
+      }
     }
     this.publisher = publisher;
     const how =
@@ -145,6 +164,8 @@ export class GathererService extends EventEmitter {
     for (const p of pubs) {
       try {
         this.publisher?.send(p.frame);
+        // Logged after the send, so the log does not delay the granule.
+        this.log.info(`Sending: ${p.frame}`);
       } catch (e) {
         this.log.error(`cannot publish the granule of slot ${p.slot}: ${(e as Error).message}`);
       }

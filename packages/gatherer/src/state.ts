@@ -211,14 +211,38 @@ export class StateStore<S extends { id: number }, P> {
     return this.fd;
   }
 
-  /** Appends one change (synchronously). Folds the journal when it has grown long. */
+  /**
+   * Appends one change. Changes made in one turn of the event loop are written together, at the
+   * end of the turn, or at once by flush(), which the gatherer calls before anything is
+   * published. Folds the journal when it has grown long.
+   */
   append(op: JournalOp<S, P> | { op: 'config'; configKey: string }): void {
-    fs.writeSync(this.openJournal(), JSON.stringify(op) + '\n');
+    this.pending.push(JSON.stringify(op));
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => {
+        this.flushScheduled = false;
+        this.flush();
+      });
+    }
     if (++this.ops >= this.compactEvery && this.provider) this.compact(this.provider());
+  }
+
+  private pending: string[] = [];
+  private flushScheduled = false;
+
+  /** Writes the pending changes to the journal now (synchronously). */
+  flush(): void {
+    if (this.pending.length === 0) return;
+    const text = this.pending.join('\n') + '\n';
+    this.pending = [];
+    fs.writeSync(this.openJournal(), text);
   }
 
   /** Writes a snapshot atomically (temp + rename), then empties the journal. */
   compact(content: StateContent<S, P>): void {
+    // Everything pending is in the snapshot.
+    this.pending = [];
     fs.mkdirSync(this.dir, { recursive: true });
     const tmp = `${this.snapshotFile}.tmp-${process.pid}`;
     const body = JSON.stringify({ version: 1, configKey: content.configKey, nextId: content.nextId, slots: content.slots, published: content.published });
@@ -234,6 +258,7 @@ export class StateStore<S extends { id: number }, P> {
   }
 
   close(): void {
+    this.flush();
     if (this.fd !== null) {
       fs.closeSync(this.fd);
       this.fd = null;

@@ -34,10 +34,15 @@ export function wantedAndCritical(p: SlotPattern): Set<string> {
  */
 export function patternStatus(p: SlotPattern): Status {
   let status = p.isCriticalSet ? Status.NOT_READY : Status.NONCRITICAL_NOT_READY;
-  const wc = wantedAndCritical(p);
+  // |(wanted ∪ critical) ∩ received| and whether wanted ∪ critical ⊆ received, without building the union.
   let n = 0;
   let all = true;
-  for (const m of wc) {
+  for (const m of p.wanted) {
+    if (p.received.has(m)) n++;
+    else all = false;
+  }
+  for (const m of p.critical) {
+    if (p.wanted.has(m)) continue;
     if (p.received.has(m)) n++;
     else all = false;
   }

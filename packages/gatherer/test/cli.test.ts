@@ -119,7 +119,7 @@ test('the real process: SIGKILL mid-granule, restart, the granule is published o
     );
   };
   const real = (): Received[] => got.filter((r) => (r.message.data as { start_date: { isoformat(): string } }).start_date.isoformat().startsWith('2019-04-22'));
-  let p = new Proc(['-c', ini, '-C', 'viirs_vis'], env);
+  let p = new Proc(['-c', ini, '-C', 'viirs_vis', '-v'], env);
   try {
     await sync(p);
     for (const b of ['GMTCO', 'GITCO', 'SVM03']) feed.publish(fileMessage(b));
@@ -127,7 +127,7 @@ test('the real process: SIGKILL mid-granule, restart, the granule is published o
     p.child.kill('SIGKILL');
     assert.equal(await p.exited, null);
 
-    p = new Proc(['-c', ini, '-C', 'viirs_vis'], env);
+    p = new Proc(['-c', ini, '-C', 'viirs_vis', '-v'], env);
     await waitFor(() => p.out.includes('Restored slot 2019-04-22 18:28:34.800000 with 3 file(s)'), 20_000, 50, p.out);
     await sync(p);
     for (const b of ['SVM04', 'SVM05', 'SVI01']) feed.publish(fileMessage(b));

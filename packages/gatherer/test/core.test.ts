@@ -464,7 +464,7 @@ test('time_name must be a field of the pattern (the HEAD regression cannot happe
   assert.throws(() => gatherer(cfg), /time_name "start_time" is not a field of the pattern/);
 });
 
-test('a crash loses nothing: the journal alone restores slots, deadlines and the published memory', () => {
+test('a crash loses nothing: the journal alone restores slots, deadlines and the published memory', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatherer-crash-'));
   const clock = new Clock();
   const cfg = loadConfig(SHIPPED, 'viirs_vis');
@@ -473,11 +473,14 @@ test('a crash loses nothing: the journal alone restores slots, deadlines and the
   g1.restore();
   const other = { start: '2019-04-22T18:30:00.100000', end: '2019-04-22T18:31:25.500000', orbit: 38780 };
   for (const b of VIS) g1.process(fileMessage(b));
+  // A publication is on disk before the message is handed out (synchronously).
+  assert.match(fs.readFileSync(store1.journalFile, 'utf8'), /"op":"del".*"published":\{/);
   clock.t += 5000;
   for (const b of ['GMTCO', 'SVM05']) g1.process(fileMessage(b, other));
   const deadline = [...g1.slots.values()][0]!.deadline;
   assert.equal(deadline, clock.t + 600_000);
-  // No flush, no close: the process "dies" here.
+  // Changes are written at the end of the event-loop turn. No flush, no close: the process "dies" here.
+  await new Promise((r) => setImmediate(r));
   clock.t += 60_000;
   const store2 = new StateStore<SlotRecord, PublishedGranule>(dir, 'viirs_vis');
   const { g: g2, log } = gatherer(cfg, { clock, store: store2 });

@@ -29,7 +29,7 @@ test('viirs_vis: the golden granule message of spec §3.6, published as soon as 
     assert.ok(m!.time.aware, 'header time is aware (v1.2)');
     assert.equal(payload(r), GOLDEN_VIS);
     assert.match(r.frame.toString(), /^pytroll:\/\/AVO\/viirs\/granule\/vis dataset \S+@\S+ \d{4}-\d\d-\d\dT\S+\+00:00 v1\.2 application\/json \{/);
-    assert.ok(h.log.has('info', /Required files received for slot 2019-04-22 18:28:34\.800000\./));
+    assert.ok(h.log.has('debug', /Required files received for slot 2019-04-22 18:28:34\.800000\./));
     // Published at once, not at the timeout (600 s), and exactly once.
     await sleep(300);
     assert.equal(h.granules.length, 1);

@@ -1,0 +1,225 @@
+/**
+ * viirs-gatherer benchmark: the real daemon (built CLI, persistence and info logging on) in its
+ * own process, fed by a real ZeroMQ publisher on loopback, its granule messages received by a
+ * real subscriber.
+ *
+ *   node_modules/.bin/tsc -b packages/gatherer && node --import tsx bench/gatherer.bench.ts
+ *
+ * - latency: from sending the last needed file message of a granule to receiving its granule
+ *   message (the other files sent 2 ms earlier), over many granules one after the other;
+ * - throughput: a burst of 1000 granules × 6 files (viirs_vis) sent as fast as possible, until
+ *   the 1000th granule message arrives;
+ * - RSS of the gatherer process idle (started, connected) and after the burst.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Message, Publisher, PyDateTime, Subscriber } from '@viirs/posttroll';
+import { freePort } from '../test/helpers/net.js';
+import { percentile, printTable, rssMB } from './lib.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.join(ROOT, 'packages/gatherer/bin/viirs-gatherer.js');
+const SHIPPED = path.join(ROOT, 'packages/gatherer/config/segment_gatherer.ini');
+const VIS = ['GMTCO', 'GITCO', 'SVM03', 'SVM04', 'SVM05', 'SVI01'];
+const LATENCY_GRANULES = Number(process.env.BENCH_LATENCY_GRANULES ?? 500);
+const BURST = Number(process.env.BENCH_BURST_GRANULES ?? 1000);
+
+const p2 = (n: number, w = 2): string => String(n).padStart(w, '0');
+
+/** The stalker's file message for band b of granule i (86 s apart, one orbit per 50 granules). */
+function fileMessage(band: string, i: number, base: number): Message {
+  const start = PyDateTime.fromisoformat('2019-04-22T00:00:00.100000').addSeconds(base + 86 * i);
+  const end = start.addSeconds(85);
+  const proc = start.addSeconds(900);
+  const orbit = 38000 + Math.floor(i / 50);
+  const t = (d: PyDateTime): string => `${p2(d.hour)}${p2(d.minute)}${p2(d.second)}${Math.floor(d.microsecond / 100000)}`;
+  const uid = `${band}_npp_d${p2(start.year, 4)}${p2(start.month)}${p2(start.day)}_t${t(start)}_e${t(end)}_b${p2(orbit, 5)}_c${p2(proc.year, 4)}${p2(proc.month)}${p2(proc.day)}${p2(proc.hour)}${p2(proc.minute)}${p2(proc.second)}${p2(proc.microsecond, 6)}_cspp_dev.h5`;
+  return new Message({
+    subject: '/AVO/viirs/sdr',
+    type: 'file',
+    data: {
+      segment: band,
+      platform_name: 'Suomi-NPP',
+      start_time: start,
+      end_time: end,
+      orbit_number: orbit,
+      proctime: proc,
+      uri: `/viirs/sdr/${uid}`,
+      uid,
+      sensor: ['viirs'],
+      orig_platform_name: 'npp',
+    },
+  });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Child mode: a plain relay (SUB → PUB, one new message per input), the transport floor. */
+async function relay(feedPort: number, outPort: number): Promise<void> {
+  const pub = await new Publisher({ port: outPort, host: '127.0.0.1' }).start();
+  const sub = new Subscriber({ addresses: [`tcp://127.0.0.1:${feedPort}`], topics: ['/AVO/viirs/sdr'] }).start();
+  for await (const r of sub) pub.send(new Message({ subject: '/AVO/viirs/granule/vis', type: 'dataset', data: r.message.data }).encode());
+}
+
+/** Latency of the plain relay, measured like the gatherer's (one message per 2 ms pause). */
+async function relayFloor(n: number): Promise<number[]> {
+  const feedPort = await freePort();
+  const outPort = await freePort();
+  const feed = await new Publisher({ port: feedPort, host: '127.0.0.1' }).start();
+  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--relay', String(feedPort), String(outPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const sub = new Subscriber({ addresses: [`tcp://127.0.0.1:${outPort}`], topics: ['/AVO/viirs/granule/vis'] }).start();
+  const seen = new Set<string>();
+  const pump = (async () => {
+    for await (const r of sub) seen.add((r.message.data as { uid: string }).uid);
+  })();
+  try {
+    for (let w = 0; seen.size === 0; w++) {
+      feed.publish(fileMessage('GMTCO', w, -86 * 10_000));
+      await sleep(100);
+      if (w > 200) throw new Error('the relay does not answer');
+    }
+    const lat: number[] = [];
+    for (let i = 0; i < n; i++) {
+      await sleep(2);
+      const m = fileMessage('SVI01', i, 0);
+      const uid = (m.data as { uid: string }).uid;
+      const t0 = performance.now();
+      feed.publish(m);
+      while (!seen.has(uid)) await new Promise((r) => setImmediate(r));
+      lat.push(performance.now() - t0);
+    }
+    return lat.sort((a, b) => a - b);
+  } finally {
+    child.kill('SIGKILL');
+    sub.close();
+    await pump;
+    await feed.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  if (!fs.existsSync(path.join(ROOT, 'packages/gatherer/dist/cli.js'))) {
+    throw new Error('build the gatherer first: node_modules/.bin/tsc -b packages/gatherer');
+  }
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'gatherer-bench-'));
+  const feedPort = await freePort();
+  const outPort = await freePort();
+  const ini = path.join(base, 'segment_gatherer.ini');
+  fs.writeFileSync(
+    ini,
+    fs.readFileSync(SHIPPED, 'utf8').replace(/(publish_topic = \/AVO\/viirs\/granule\/vis\n)/, `$1nameservers = false\naddresses = tcp://127.0.0.1:${feedPort}\npublish_port = ${outPort}\n`),
+  );
+  const feed = await new Publisher({ port: feedPort, host: '127.0.0.1', sendHighWaterMark: 0 }).start();
+  // BENCH_CHILD_NODE_ARGS: node options for the gatherer process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, BIN, '-c', ini, '-C', 'viirs_vis'], {
+    env: { ...process.env, VIIRS_BASE_DIR: base, VIIRS_LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const sub = new Subscriber({ addresses: [`tcp://127.0.0.1:${outPort}`], topics: ['/AVO/viirs/granule/vis'], receiveHighWaterMark: 0 }).start();
+  const arrivals = new Map<string, number>();
+  let count = 0;
+  const pump = (async () => {
+    for await (const r of sub) {
+      const t = performance.now();
+      const d = r.message.data as { start_date: PyDateTime };
+      arrivals.set(d.start_date.isoformat(), t);
+      count++;
+    }
+  })();
+  try {
+    // Warm-up and connection: granules until one comes back (slow joiner on both hops).
+    let w = 0;
+    const warmBase = -86 * 10_000;
+    while (count === 0) {
+      for (const b of VIS) feed.publish(fileMessage(b, w, warmBase));
+      w++;
+      await sleep(100);
+      if (w > 200 || child.exitCode !== null) throw new Error('the gatherer does not answer');
+    }
+    for (let i = 0; i < 200; i++) for (const b of VIS) feed.publish(fileMessage(b, w + i, warmBase));
+    await sleep(1500);
+    const idle = rssMB(child.pid!);
+    if (process.env.BENCH_VERBOSE) {
+      const st = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      console.error(st.split('\n').filter((l) => /^(VmRSS|RssAnon|RssFile|RssShmem)/.test(l)).join('  '));
+    }
+
+    // Latency, granule by granule.
+    const lat: number[] = [];
+    for (let i = 0; i < LATENCY_GRANULES; i++) {
+      for (const b of VIS.slice(0, 5)) feed.publish(fileMessage(b, i, 0));
+      await sleep(2);
+      const last = fileMessage(VIS[5]!, i, 0);
+      const key = (last.data as { start_time: PyDateTime }).start_time.isoformat();
+      const t0 = performance.now();
+      feed.publish(last);
+      while (!arrivals.has(key)) await new Promise((r) => setImmediate(r));
+      lat.push(arrivals.get(key)! - t0);
+    }
+    lat.sort((a, b) => a - b);
+
+    // Burst.
+    const before = count;
+    const burstBase = 86 * 100_000;
+    const t0 = performance.now();
+    for (let i = 0; i < BURST; i++) {
+      for (const b of VIS) feed.publish(fileMessage(b, i, burstBase));
+      if (i % 50 === 49) await new Promise((r) => setImmediate(r));
+    }
+    const sentMs = performance.now() - t0;
+    const deadline = Date.now() + 120_000;
+    while (count - before < BURST && Date.now() < deadline) await sleep(1);
+    const elapsed = performance.now() - t0;
+    const got = count - before;
+    await sleep(500);
+    const after = rssMB(child.pid!);
+    if (process.env.BENCH_VERBOSE) {
+      const st = fs.readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      console.error(st.split('\n').filter((l) => /^(VmRSS|RssAnon|RssFile|RssShmem|VmHWM)/.test(l)).join('  '));
+    }
+    const peak = rssMB(child.pid!, true);
+    const floor = await relayFloor(LATENCY_GRANULES);
+    await sleep(10_000);
+    const settled = rssMB(child.pid!);
+
+    printTable('viirs-gatherer (viirs_vis, 6 files per granule, persistence and info logging on)', ['measure', 'value', 'target', 'segment_gatherer (issue)'], [
+      ['latency p50, last file → granule message', `${percentile(lat, 50).toFixed(3)} ms`, '', '16 ms'],
+      ['latency p90 / p95', `${percentile(lat, 90).toFixed(3)} / ${percentile(lat, 95).toFixed(3)} ms`, '', ''],
+      ['latency p99', `${percentile(lat, 99).toFixed(3)} ms`, '≤ 2 ms', '23 ms'],
+      ['latency max', `${lat[lat.length - 1]!.toFixed(3)} ms`, '', ''],
+      [
+        'transport floor: a plain relay process, same two hops (p50 / p90 / p99)',
+        `${percentile(floor, 50).toFixed(3)} / ${percentile(floor, 90).toFixed(3)} / ${percentile(floor, 99).toFixed(3)} ms`,
+        '',
+        '',
+      ],
+      [`burst: ${BURST} granules × 6 files`, `${got} granules in ${elapsed.toFixed(0)} ms (sent in ${sentMs.toFixed(0)} ms)`, '', ''],
+      ['throughput', `${((got / elapsed) * 1000).toFixed(0)} granules/s (${((got * 6) / elapsed * 1000).toFixed(0)} file messages/s)`, '≥ 500 granules/s', '11 granules/s'],
+      ['RSS idle', `${idle.toFixed(1)} MB`, '≤ 60 MB', '25 MB'],
+      ['RSS after the burst', `${after.toFixed(1)} MB (peak ${peak.toFixed(1)} MB), 10 s later ${settled.toFixed(1)} MB`, '≤ 60 MB', ''],
+    ]);
+    if (got < BURST) throw new Error(`only ${got} of ${BURST} granules arrived`);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    sub.close();
+    await pump;
+    await feed.stop();
+  }
+}
+
+if (process.argv[2] === '--relay') {
+  void relay(Number(process.argv[3]), Number(process.argv[4]));
+} else {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

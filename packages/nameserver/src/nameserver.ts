@@ -23,6 +23,7 @@ import {
   type Datagram,
   type Logger,
 } from '@viirs/posttroll';
+import { dumps, type PyDateTime } from '@viirs/pytime';
 import { AddressRegistry, checkAnnouncement, type AddressData, type RegistryEntry } from './registry.js';
 import { WarnLimiter } from './ratelimit.js';
 
@@ -145,6 +146,9 @@ export class NameServer extends EventEmitter {
   private lastBeat = -Infinity;
   private running = false;
   private _ports = { nameserver: 0, addressPublish: 0, broadcast: 0 };
+  /** Reply payloads by service and datetime style, valid for one registry generation. */
+  private replyCache = new Map<string, string>();
+  private replyCacheGen = -1;
 
   constructor(opts: NameServerOptions = {}) {
     super();
@@ -308,13 +312,32 @@ export class NameServer extends EventEmitter {
         return { reply: noMatchReply(), error };
       }
     }
-    const matches = this.registry.lookup(service);
+    const version = req.version ?? 'v1.01';
     try {
-      const reply = new Message({ subject: '/oper/ns', type: 'info', data: matches.length ? matches : '', version: req.version ?? 'v1.01' }).encode();
-      return { reply, error: null };
+      // Same bytes as encoding Message('/oper/ns', 'info', matches, version): the 5-field head,
+      // then the records as JSON with datetimes written as that version writes them.
+      const payload = this.replyPayload(service, version <= 'v1.01');
+      const head = noMatchReply(version);
+      return { reply: payload ? `${head} application/json ${payload}` : head, error: null };
     } catch (e) {
       return { reply: noMatchReply(), error: `cannot encode the reply: ${(e as Error).message}` };
     }
+  }
+
+  /** The JSON array of the records matching a service ("" when none), cached until the registry changes. */
+  private replyPayload(service: string, naive: boolean): string {
+    if (this.replyCacheGen !== this.registry.generation || this.replyCache.size > 1000) {
+      this.replyCache.clear();
+      this.replyCacheGen = this.registry.generation;
+    }
+    const key = `${naive ? 'n' : 'a'}${service}`;
+    let payload = this.replyCache.get(key);
+    if (payload === undefined) {
+      const matches = this.registry.lookup(service);
+      payload = matches.length ? dumps(matches, { datetime: naive ? naiveIso : awareIso }) : '';
+      this.replyCache.set(key, payload);
+    }
+    return payload;
   }
 
   private async serveQueries(sock: zmq.Reply): Promise<void> {
@@ -472,6 +495,9 @@ export class NameServer extends EventEmitter {
     this.emit('heartbeat', beat);
   }
 }
+
+const naiveIso = (d: PyDateTime): string => d.naive().isoformat();
+const awareIso = (d: PyDateTime): string => d.isoformat();
 
 function serviceText(service: unknown): string {
   if (Array.isArray(service)) return service.map(String).join(', ');

@@ -7,6 +7,8 @@
 import { KEY_ORDER, PyDateTime, orderedKeys } from '@viirs/pytime';
 import { serviceMatches, type Message } from '@viirs/posttroll';
 
+const INTLIKE = /^(?:0|[1-9]\d*)$/;
+
 /** A stored record: the announcement data plus status, name and receive_time (a PyDateTime). */
 export type AddressData = Record<string, unknown>;
 
@@ -29,15 +31,18 @@ export type Rejection = { ignored: true; reason: string } | { ignored: false; re
 export function pyDictWith(src: AddressData, updates: Array<[string, unknown]>): AddressData {
   const out: AddressData = {};
   const order = orderedKeys(src);
-  const define = (k: string, v: unknown): void => {
-    Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  const set = (k: string, v: unknown): void => {
+    // A "__proto__" key must become an own property, not the prototype.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[k] = v;
   };
-  for (const k of order) define(k, src[k]);
+  for (const k of order) set(k, src[k]);
   for (const [k, v] of updates) {
     if (!Object.prototype.hasOwnProperty.call(out, k)) order.push(k);
-    define(k, v);
+    set(k, v);
   }
-  Object.defineProperty(out, KEY_ORDER, { value: order, enumerable: false });
+  // JS objects put integer-like keys first; pytime's key order keeps Python's order on output.
+  if (order.some((k) => INTLIKE.test(k))) Object.defineProperty(out, KEY_ORDER, { value: order, enumerable: false });
   return out;
 }
 
@@ -73,6 +78,8 @@ export function recordName(subject: string): string {
 
 export class AddressRegistry {
   private readonly entries = new Map<string, RegistryEntry>();
+  /** Incremented on every change (add, refresh, expiry), for caches of lookups. */
+  generation = 0;
 
   get size(): number {
     return this.entries.size;
@@ -100,6 +107,7 @@ export class AddressRegistry {
     ]);
     const isNew = !this.entries.has(uri);
     const entry: RegistryEntry = { uri, record, seenAt: now };
+    this.generation++;
     // Map.set keeps the position of an existing key, like a Python dict assignment.
     this.entries.set(uri, entry);
     return { isNew, data, entry };
@@ -121,10 +129,12 @@ export class AddressRegistry {
     const gone: RegistryEntry[] = [];
     for (const e of this.entries.values()) if (now - e.seenAt > maxAgeMs) gone.push(e);
     for (const e of gone) this.entries.delete(e.uri);
+    if (gone.length) this.generation++;
     return gone;
   }
 
   clear(): void {
+    this.generation++;
     this.entries.clear();
   }
 }

@@ -193,3 +193,29 @@ test('records keep Python dict key order: existing keys stay in place, new keys 
   const reply = await ask(p.ns, 'pytroll://oper/ns request u@h 2024-01-02T03:04:05 v1.01 application/json {"service": "odd"}');
   assert.match(reply, / application\/json \[\{"URI": "tcp:\/\/192\.0\.2\.3:1", "service": \["odd"\], "10": 1, "name": "address", "receive_time": "[0-9T:.-]+\+00:00", "2": 2, "status": true\}\]$/);
 });
+
+test('replies are the bytes Message.encode() gives for the records, per request version, and follow registry changes', () => {
+  const ns = new NameServer();
+  const ask1 = (service: string, version = 'v1.01'): string => {
+    const t = version <= 'v1.01' ? '2024-01-02T03:04:05' : '2024-01-02T03:04:05+00:00';
+    return ns.answer([Buffer.from(`pytroll://oper/ns request u@h ${t} ${version} application/json {"service": "${service}"}`)]).reply;
+  };
+  const strip = (r: string): string => r.replace(/^(\S+ \S+ )\S+ \S+ /, '$1S T ');
+  assert.equal(strip(ask1('')), strip('pytroll://oper/ns info u@h 2024-01-02T03:04:05 v1.01'));
+  // An announcement carrying an ISO-looking string: it is revived as a datetime and written back
+  // naive in v1.01 replies and aware in v1.2 ones, as posttroll does.
+  ns.handleAnnouncement(Buffer.from('pytroll://address/p info u@h 2024-01-02T03:04:05 v1.01 application/json {"URI": "tcp://192.0.2.7:1", "service": ["p"], "since": "2024-01-02T03:04:05+02:00"}'));
+  for (const version of ['v1.01', 'v1.2', 'v1.10']) {
+    const reply = ask1('p', version);
+    const expected = new Message({ subject: '/oper/ns', type: 'info', data: ns.registry.lookup('p'), version }).encode();
+    assert.equal(strip(reply), strip(expected), version);
+  }
+  assert.match(ask1('p', 'v1.01'), /"since": "2024-01-02T03:04:05"/);
+  assert.match(ask1('p', 'v1.2'), /"since": "2024-01-02T03:04:05\+02:00"/);
+  // A new publisher shows up in the next reply, an expired one disappears.
+  assert.equal((decodeMessage(ask1('')).data as unknown[]).length, 1);
+  ns.handleAnnouncement(Buffer.from('pytroll://address/q info u@h 2024-01-02T03:04:05 v1.01 application/json {"URI": "tcp://192.0.2.7:2", "service": ["q"]}'));
+  assert.equal((decodeMessage(ask1('')).data as unknown[]).length, 2);
+  ns.checkAge(performance.now() + 700_000);
+  assert.equal(decodeMessage(ask1('')).data, '');
+});

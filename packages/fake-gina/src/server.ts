@@ -5,6 +5,7 @@
  * Design: docs of the package (README) and the fake-gina design spec.
  */
 import http from 'node:http';
+import { syntheticTle } from './elements.js';
 import type net from 'node:net';
 import fs from 'node:fs';
 import crypto from 'node:crypto';
@@ -599,6 +600,9 @@ export class FakeGina {
     }
 
     if (endpoint === 'other') {
+      if (logical === '/elements/noaa.txt' || logical === '/elements/weather.txt') {
+        return this.sendSimple(res, entry, 200, syntheticTle(new Date()), [['Content-Type', 'text/plain; charset=utf-8']], method);
+      }
       if (logical === '/' || logical === '/products') {
         return this.sendSimple(res, entry, 200, '<!DOCTYPE html><html><body><h1>fake GINA NRT</h1><a href="/products.json">products.json</a></body></html>\n', [['Content-Type', 'text/html; charset=utf-8']], method);
       }

@@ -371,3 +371,29 @@ test('watch limit reached: an error line with the limit, then watched again afte
     await stalker.stop();
   }
 });
+
+test('a watched directory that cannot be used: an error line, retried until it can', async () => {
+  const base = path.join(ROOT, `bad${++seq}`);
+  const dir = path.join(base, 'sdr');
+  fs.mkdirSync(base, { recursive: true });
+  fs.writeFileSync(dir, 'a file where the directory should be');
+  const port = await freePort();
+  const log = captureLog();
+  const stalker = new Stalker({ settings: avoSettings(dir, { posttroll_port: String(port), nameservers: 'false' }), logger: log, logMessages: false });
+  await stalker.start();
+  const col = new Collector(port);
+  try {
+    assert.ok(log.has('error', /cannot create or read watched directory .*sdr: EEXIST|exists and is not a directory/), JSON.stringify(log.lines));
+    assert.equal(stalker.watcher.watching, false);
+    fs.rmSync(dir);
+    await stalker.ready();
+    assert.ok(fs.statSync(dir).isDirectory());
+    await col.connected(() => stalker.publisher.publish(probe()));
+    fs.writeFileSync(path.join(dir, NPP), 'x');
+    await col.waitFiles(1);
+    assert.equal(col.uris()[0], path.join(dir, NPP));
+  } finally {
+    await col.close();
+    await stalker.stop();
+  }
+});

@@ -65,6 +65,8 @@ export interface Slot {
   patterns: Map<string, SlotPattern>;
   /** Granule identity per pattern (the creating file's, and the first added file's of other patterns). */
   identities: Map<string, string>;
+  /** The JSON of the record's unchanging part, without its closing brace (cached). */
+  staticJson?: string;
 }
 
 /** A granule published recently: late files for it are dropped. */
@@ -77,25 +79,17 @@ export interface PublishedGranule {
   missing: string[];
 }
 
-/** Serialised slot (state file). */
+/** Serialised slot (state file). `sets` never change after creation; `progress` does. */
 export interface SlotRecord {
   id: number;
   timestamp: string;
   time: string;
-  meta: unknown;
   created: number;
   deadline: number;
+  sets: Array<{ name: string; isCriticalSet: boolean; critical: string[]; wanted: string[]; all: string[] }>;
+  meta: unknown;
   identities: Array<[string, string]>;
-  patterns: Array<{
-    name: string;
-    isCriticalSet: boolean;
-    critical: string[];
-    wanted: string[];
-    all: string[];
-    received: string[];
-    delayed: Array<[string, number]>;
-    filesTillPrematurePublish: number;
-  }>;
+  progress: Array<{ name: string; received: string[]; delayed: Array<[string, number]>; filesTillPrematurePublish: number }>;
 }
 
 export interface GathererOptions {
@@ -803,30 +797,34 @@ export class SegmentGatherer {
   // Persistence
   // ----------------------------------------------------------------------------------------
 
-  private slotRecord(slot: Slot): SlotRecord {
+  private staticRecord(slot: Slot): Pick<SlotRecord, 'id' | 'timestamp' | 'time' | 'created' | 'deadline' | 'sets'> {
     return {
       id: slot.id,
       timestamp: slot.timestamp,
       time: slot.time.isoformat(),
-      meta: encodeValue(slot.meta),
       created: slot.created,
       deadline: slot.deadline,
-      identities: [...slot.identities],
-      patterns: [...slot.patterns].map(([name, sp]) => ({
-        name,
-        isCriticalSet: sp.isCriticalSet,
-        critical: [...sp.critical],
-        wanted: [...sp.wanted],
-        all: [...sp.all],
-        received: [...sp.received],
-        delayed: [...sp.delayed],
-        filesTillPrematurePublish: sp.filesTillPrematurePublish,
-      })),
+      sets: [...slot.patterns].map(([name, sp]) => ({ name, isCriticalSet: sp.isCriticalSet, critical: [...sp.critical], wanted: [...sp.wanted], all: [...sp.all] })),
     };
   }
 
+  private dynamicRecord(slot: Slot): Pick<SlotRecord, 'meta' | 'identities' | 'progress'> {
+    return {
+      meta: encodeValue(slot.meta),
+      identities: [...slot.identities],
+      progress: [...slot.patterns].map(([name, sp]) => ({ name, received: [...sp.received], delayed: [...sp.delayed], filesTillPrematurePublish: sp.filesTillPrematurePublish })),
+    };
+  }
+
+  private slotRecord(slot: Slot): SlotRecord {
+    return { ...this.staticRecord(slot), ...this.dynamicRecord(slot) };
+  }
+
+  /** Journals the slot's current state (the unchanging part is serialised once per slot). */
   private persistSlot(slot: Slot): void {
-    this.store?.append({ op: 'put', slot: this.slotRecord(slot) });
+    if (!this.store) return;
+    slot.staticJson ??= JSON.stringify(this.staticRecord(slot)).slice(0, -1);
+    this.store.appendRaw(`{"op":"put","slot":${slot.staticJson},${JSON.stringify(this.dynamicRecord(slot)).slice(1)}}`);
   }
 
   /** Everything the state file holds. */
@@ -882,6 +880,7 @@ export class SegmentGatherer {
 
   private slotFromRecord(r: SlotRecord): Slot {
     const meta = decodeMap(r.meta);
+    const progress = new Map(r.progress.map((p) => [p.name, p]));
     return {
       id: r.id,
       timestamp: r.timestamp,
@@ -891,18 +890,22 @@ export class SegmentGatherer {
       deadline: r.deadline,
       identities: new Map(r.identities),
       patterns: new Map(
-        r.patterns.map((p) => [
-          p.name,
-          {
-            isCriticalSet: p.isCriticalSet,
-            critical: new Set(p.critical),
-            wanted: new Set(p.wanted),
-            all: new Set(p.all),
-            received: new Set(p.received),
-            delayed: new Map(p.delayed),
-            filesTillPrematurePublish: p.filesTillPrematurePublish,
-          },
-        ]),
+        r.sets.map((p) => {
+          const pr = progress.get(p.name);
+          if (!pr) throw new Error(`no progress for pattern ${p.name}`);
+          return [
+            p.name,
+            {
+              isCriticalSet: p.isCriticalSet,
+              critical: new Set(p.critical),
+              wanted: new Set(p.wanted),
+              all: new Set(p.all),
+              received: new Set(pr.received),
+              delayed: new Map(pr.delayed),
+              filesTillPrematurePublish: pr.filesTillPrematurePublish,
+            },
+          ];
+        }),
       ),
     };
   }

@@ -217,7 +217,12 @@ export class StateStore<S extends { id: number }, P> {
    * published. Folds the journal when it has grown long.
    */
   append(op: JournalOp<S, P> | { op: 'config'; configKey: string }): void {
-    this.pending.push(JSON.stringify(op));
+    this.appendRaw(JSON.stringify(op));
+  }
+
+  /** Appends one change already serialised as a JSON journal line (no newline). */
+  appendRaw(line: string): void {
+    this.pending.push(line);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => {

@@ -467,6 +467,15 @@ export class InotifyWatcher {
   private recover(): void {
     this.noteIncident();
     this.stats.recoveries++;
+    if (this.restartTimer) {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = null;
+    }
+    this.relaunch();
+  }
+
+  /** Kills and launches inotifywait again; calls while one runs are folded into one more round. */
+  private relaunch(): void {
     if (this.recovering) {
       this.pendingRecovery = true;
       return;
@@ -493,10 +502,7 @@ export class InotifyWatcher {
       this.restartTimer = null;
       if (this.stopped) return;
       this.stats.restarts++;
-      void (async () => {
-        await this.killChild();
-        await this.launch();
-      })();
+      this.relaunch();
     }, delay);
     this.restartTimer.unref?.();
   }

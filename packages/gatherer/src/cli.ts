@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, cli, createLogger, envHelp, envValue, onShutdown, parseNumberStrict, resolveBaseDir, runMain, basePaths } from '@viirs/common';
+import { ConfigError, cli, createLogger, envHelp, envValue, onShutdown, parseNumberStrict, parsePort, resolveBaseDir, runMain, basePaths } from '@viirs/common';
 import { readConfig as readPosttrollConfig } from '@viirs/posttroll';
 import { loadConfig } from './config.js';
 import { GathererService, stateName } from './service.js';
@@ -45,6 +45,15 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
       type: 'string',
       describe: 'Log file (default <base-dir>/log/gatherer-<section>.log)',
     })
+    .option('nameservers', {
+      alias: 'n',
+      type: 'string',
+      describe: envHelp('Nameserver hosts (space- or comma-separated), or "false", instead of the config\'s "nameservers": the publisher announces itself to them and the first one is asked for the stalker', 'VIIRS_GATHERER_NAMESERVERS'),
+    })
+    .option('publish-port', {
+      type: 'string',
+      describe: envHelp('Publish port instead of the config\'s "publish_port" (0: random)', 'VIIRS_GATHERER_PUBLISH_PORT'),
+    })
     .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: envHelp('Debug logging (otherwise the level is taken from the environment, default info)', 'VIIRS_LOG_LEVEL') })
     .option('memory', {
       type: 'string',
@@ -74,6 +83,14 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     throw new ConfigError((e as Error).message);
   }
   const config = loadConfig(configFile, section);
+  const nsOverride = (argv.nameservers as string | undefined) ?? envValue('VIIRS_GATHERER_NAMESERVERS');
+  if (nsOverride !== undefined) {
+    const hosts = nsOverride.split(/[\s,]+/).filter(Boolean);
+    if (hosts.length === 0) throw new ConfigError('--nameservers: give host names or "false"');
+    config.posttroll.nameservers = hosts.includes('false') ? false : hosts;
+  }
+  const portOverride = (argv['publish-port'] as string | undefined) ?? envValue('VIIRS_GATHERER_PUBLISH_PORT');
+  if (portOverride !== undefined) config.posttroll.publishPort = parsePort('--publish-port', portOverride);
   const baseDir = resolveBaseDir(argv['base-dir'] as string | undefined);
   const name = stateName(config);
   const logFile = argv.log as string | undefined;

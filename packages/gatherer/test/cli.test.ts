@@ -43,6 +43,8 @@ test('configuration errors: one line on stderr, exit code 2', () => {
     [['-c', SHIPPED], /looks like an ini file: give the section with -C/],
     [['-C', 'viirs_vis', '--bogus'], /Unknown argument: bogus/],
     [['-C', 'viirs_vis', '--memory', 'long'], /--memory must be a number/],
+    [['-C', 'viirs_vis', '--publish-port', '70000'], /--publish-port must be at most 65535/],
+    [['-C', 'viirs_vis', '--nameservers', ' , '], /--nameservers: give host names or "false"/],
     [['-C', 'viirs_vis'], /POSTTROLL_NAMESERVER_PORT must be an integer/, { POSTTROLL_NAMESERVER_PORT: 'x' }],
   ];
   for (const [args, re, env] of cases) {
@@ -58,7 +60,7 @@ test('configuration errors: one line on stderr, exit code 2', () => {
 test('--help explains every option and its environment variable', () => {
   const r = run(['--help']);
   assert.equal(r.code, 0);
-  for (const s of ['--config', '-C', '--base-dir', '--memory', '--startup-grace', '--verbose', 'VIIRS_GATHERER_CONFIG', 'VIIRS_GATHERER_SECTION', 'VIIRS_BASE_DIR', 'VIIRS_GATHERER_MEMORY', 'VIIRS_GATHERER_STARTUP_GRACE', 'VIIRS_LOG_LEVEL', 'POSTTROLL_']) {
+  for (const s of ['--config', '-C', '--base-dir', '--memory', '--startup-grace', '--verbose', '--nameservers', '--publish-port', 'VIIRS_GATHERER_NAMESERVERS', 'VIIRS_GATHERER_PUBLISH_PORT', 'VIIRS_GATHERER_CONFIG', 'VIIRS_GATHERER_SECTION', 'VIIRS_BASE_DIR', 'VIIRS_GATHERER_MEMORY', 'VIIRS_GATHERER_STARTUP_GRACE', 'VIIRS_LOG_LEVEL', 'POSTTROLL_']) {
     assert.ok(r.stdout.includes(s), s);
   }
 });

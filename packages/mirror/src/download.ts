@@ -220,7 +220,7 @@ export class Downloader {
           continue;
         }
         if (!(e instanceof Transient)) throw e;
-        if (zeroFails >= this.retry.retries) throw new DownloadError(`probe failed after ${zeroFails + 1} attempts: ${e.message}`);
+        if (zeroFails >= this.retry.retries) throw new DownloadError(`${e.message} (gave up after ${zeroFails + 1} attempts)`);
         const delay = retryDelayMs(this.retry, zeroFails, e.retryAfterMs);
         zeroFails++;
         this.log.debug(`${this.o.url}: probe: ${e.message}; retry ${zeroFails} in ${delay} ms`);
@@ -275,6 +275,10 @@ export class Downloader {
         this.active.delete(stream);
         if (e.code === 'ERR_TOO_MANY_REDIRECTS') reject(new DownloadError(`probe: ${describe(e)}`, true));
         else reject(new Transient(`probe: ${describe(e)}`));
+      });
+      stream.once('close', () => {
+        this.active.delete(stream);
+        reject(this.stopped ?? new Transient('probe: connection closed'));
       });
     });
   }
@@ -495,6 +499,11 @@ export class Downloader {
         if (e.code === 'ERR_TOO_MANY_REDIRECTS') return finish(new DownloadError(describe(e), true));
         if (this.stopped) return finish(this.stopped);
         finish(new Transient(`${describe(e)} after ${got} bytes`));
+      });
+      // destroy() without an error (abort, another segment failing) emits only 'close'.
+      stream.once('close', () => {
+        if (settled) return;
+        finish(this.stopped ?? new Transient(`connection closed after ${got} bytes`));
       });
     });
   }

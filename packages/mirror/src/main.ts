@@ -186,8 +186,18 @@ function summary(r: RunResult): string {
   );
 }
 
+const EPILOGUE = [
+  'Queues: a queues file, else one queue from --satellite/--channels, else the defaults (moderate GMTCO SVM03 SVM04 SVM05 SVM15',
+  'SVM16 and imagery GITCO SVI01 SVI04 SVI05, for snpp and noaa20). --connections, --backfill-days and --facility (and their',
+  'environment variables) override the queues file. Each queue holds a lock <base>/tmp/<queue>.lock while it runs; a second',
+  'run of the same queue skips it with an INFO line.',
+  'Logging: VIIRS_LOG_LEVEL; error mail with MAILHOST, LOG_SENDER, LOG_RECIPIENT.',
+  'Bad configuration: one line on stderr, exit code 2. SIGINT/SIGTERM: downloads stop, temp files are removed.',
+].join('\n');
+
 function commonOptions(y: Argv): Argv {
   return y
+    .epilogue(EPILOGUE)
     .option('base-dir', { type: 'string', requiresArg: true, describe: envHelp('Working root: files go to <base>/sdr, temp files to <base>/tmp, logs to <base>/log, elements to <base>/elements (default /viirs)', 'VIIRS_BASE_DIR') })
     .option('catalog-url', { type: 'string', requiresArg: true, describe: envHelp(`GINA NRT catalogue (products.json) URL (default ${DEFAULT_CATALOG_URL})`, 'GINA_CATALOG_URL') })
     .option('queues', { type: 'string', requiresArg: true, describe: envHelp('YAML file of queues like the original mirrorGina.yaml (name, satellite, channels or match, facility, backfill_days, connection_count, disabled)', 'VIIRS_MIRROR_QUEUES') })
@@ -354,16 +364,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<numb
       },
     )
     .demandCommand(1, 'give a command: run, daemon or tle')
-    .epilogue(
-      [
-        'Queues: a queues file, else one queue from --satellite/--channels, else the defaults (moderate GMTCO SVM03 SVM04 SVM05 SVM15 SVM16',
-        'and imagery GITCO SVI01 SVI04 SVI05, for snpp and noaa20). --connections, --backfill-days and --facility (and their',
-        'environment variables) override the queues file. Each queue holds a lock <base>/tmp/<queue>.lock while it runs; a second',
-        'run of the same queue skips it with an INFO line.',
-        'Logging: VIIRS_LOG_LEVEL; error mail with MAILHOST, LOG_SENDER, LOG_RECIPIENT.',
-        'Bad configuration: one line on stderr, exit code 2. SIGINT/SIGTERM: downloads stop, temp files are removed.',
-      ].join('\n'),
-    )
+    .epilogue(EPILOGUE)
     .parseAsync();
   return result ? await result : undefined;
 }

@@ -15,13 +15,15 @@
  *   (hasher.ts), so it is ready moments after the last byte.
  */
 import fs from 'node:fs';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import got, { type Got } from 'got';
 import { StreamingFileHash } from './hasher.js';
+import { HttpAttempt, HttpError } from './http.js';
+import { RawConnection } from './rawhttp.js';
 import { silentLog, type Log } from './log.js';
 import { DEFAULT_RETRY, retryDelayMs, type RetryPolicy } from './retry.js';
 import { sleep } from './catalog.js';
-import { RangeWriter } from './writer.js';
+import { SlotWriter, type Piece } from './writer.js';
 
 export const MIN_SEGMENT_BYTES = 16 * 1024;
 
@@ -47,8 +49,15 @@ export interface DownloadOptions {
   retry?: RetryPolicy;
   /** Attempts per segment in all, including ones that made progress (default 50). */
   maxAttempts?: number;
-  /** Queued bytes per segment before the socket is paused (default 4 MiB). */
-  highWaterBytes?: number;
+  /** Staging buffers (1 MiB each) per connection; default: 16 MiB in all, at least 4 per connection. */
+  buffersPerConnection?: number;
+  /** Largest piece one request fetches (default 32 MiB); see planPieces(). */
+  pieceBytes?: number;
+  /**
+   * Start writing the file back to disk (fdatasync in the background) every this many bytes
+   * (default 32 MiB; 0: never), so that the fsync before placing it finds little to do.
+   */
+  syncEveryBytes?: number;
   signal?: AbortSignal;
   /** Called as bytes are written (total written, size when known). */
   onProgress?: (written: number, size: number | undefined) => void;
@@ -71,8 +80,10 @@ export interface DownloadResult {
   md5: string;
   /** 'ranged' (N segments) or 'single' (one unranged stream). */
   mode: 'ranged' | 'single';
-  /** Segments (connections) used in the end. */
+  /** Connections used in the end. */
   segments: number;
+  /** Byte ranges fetched (= segments, unless the file is larger than segments × pieceBytes). */
+  pieces: number;
   /** HTTP requests made for the body (first attempts, resumes and restarts). */
   requests: number;
   /** Attempts that resumed a segment after a failure. */
@@ -156,16 +167,34 @@ function describe(e: unknown): string {
   return err?.message ?? String(e);
 }
 
-interface Segment {
+/** One connection: the pieces it fetches one after another, its writer, its raw connection. */
+interface Slot {
   index: number;
-  start: number;
-  /** Inclusive; -1 when the size is unknown (one unranged stream). */
-  end: number;
-  writer: RangeWriter;
+  writer: SlotWriter;
+  conn?: RawConnection;
 }
 
-function segLength(s: Segment): number {
-  return s.end - s.start + 1;
+function pieceLength(p: Piece): number {
+  return p.end - p.start + 1;
+}
+
+/**
+ * The pieces of a ranged download: the original's split into N equal segments while each is
+ * at most maxPiece bytes (so a small file is exactly N ranges, one per connection); larger files
+ * are cut into equal pieces of at most maxPiece that the N connections take in file order, so
+ * the written prefix — and with it the MD5 — advances steadily instead of only at the end.
+ */
+export function planPieces(size: number, connections: number, maxPiece: number, minBytes = MIN_SEGMENT_BYTES): { connections: number; pieces: Array<{ start: number; end: number }> } {
+  const segs = splitSegments(size, connections, minBytes);
+  const n = segs.length;
+  if (n === 0) return { connections: 0, pieces: [] };
+  const first = segs[0] as { start: number; end: number };
+  if (first.end - first.start + 1 <= maxPiece) return { connections: n, pieces: segs };
+  const count = Math.ceil(size / maxPiece);
+  const len = Math.ceil(size / count);
+  const pieces: Array<{ start: number; end: number }> = [];
+  for (let start = 0; start < size; start += len) pieces.push({ start, end: Math.min(size, start + len) - 1 });
+  return { connections: n, pieces };
 }
 
 export class Downloader {
@@ -179,6 +208,8 @@ export class Downloader {
   private resumes = 0;
   private readonly active = new Set<{ destroy(err?: Error): void }>();
   private stopped: Error | null = null;
+  /** The raw client gave way to node:http for this download (redirects, odd bodies). */
+  private rawOff = process.env.VIIRS_MIRROR_NODE_HTTP === '1';
 
   constructor(o: DownloadOptions) {
     this.o = o;
@@ -331,185 +362,282 @@ export class Downloader {
   private async transfer(info: ProbeResult, ranged: boolean): Promise<Omit<DownloadResult, 'requests' | 'resumes' | 'ms'>> {
     this.stopped = null;
     const size = info.size;
-    const hwm = this.o.highWaterBytes ?? 4 * 1024 * 1024;
-    const bounds = ranged && size !== undefined ? splitSegments(size, this.o.connections) : [{ start: 0, end: size !== undefined ? size - 1 : -1 }];
-    this.o.onStart?.({ ...info, segments: bounds.length });
+    const plan =
+      ranged && size !== undefined
+        ? planPieces(size, this.o.connections, this.o.pieceBytes ?? 32 * 1024 * 1024)
+        : { connections: 1, pieces: [{ start: 0, end: size !== undefined ? size - 1 : -1 }] };
+    this.o.onStart?.({ ...info, segments: plan.connections });
     const hasher = new StreamingFileHash(this.o.file);
-    const segments: Segment[] = [];
+    const pieces: Piece[] = plan.pieces.map((b, index) => ({ index, start: b.start, end: b.end, accepted: 0, written: 0 }));
+    let firstOpen = 0; // pieces before this one are completely written
+    let total = 0;
     let lastPrefix = -1;
-    const onWritten = (): void => {
-      // Contiguous written prefix of the file: whole segments, then the written part of the next.
-      let prefix = 0;
-      let total = 0;
-      let contiguous = true;
-      for (const s of segments) {
-        total += s.writer.written;
-        if (!contiguous) continue;
-        prefix = s.start + s.writer.written;
-        if (s.end < 0 || s.writer.written < segLength(s)) contiguous = false;
+    const syncEvery = this.o.syncEveryBytes ?? 32 * 1024 * 1024;
+    let syncedAt = 0;
+    let syncing: Promise<void> | null = null;
+    const onWritten = (_p: Piece, n: number): void => {
+      total += n;
+      // Contiguous written prefix of the file: whole pieces, then the written part of the next.
+      while (firstOpen < pieces.length) {
+        const p = pieces[firstOpen] as Piece;
+        if (p.end >= 0 && p.written === pieceLength(p)) firstOpen++;
+        else break;
       }
+      const open = pieces[firstOpen];
+      const prefix = open ? open.start + open.written : total;
       if (prefix !== lastPrefix) {
         lastPrefix = prefix;
         hasher.advance(prefix);
       }
+      if (syncEvery > 0 && !syncing && total - syncedAt >= syncEvery) {
+        syncedAt = total;
+        const fd = this.fd;
+        syncing = new Promise<void>((r) => fs.fdatasync(fd, () => r())).then(() => {
+          syncing = null;
+        });
+      }
       this.o.onProgress?.(total, size);
     };
-    for (const [i, b] of bounds.entries()) segments.push({ index: i, start: b.start, end: b.end, writer: new RangeWriter(this.fd, b.start, hwm, onWritten) });
+    const buffers = this.o.buffersPerConnection ?? Math.max(4, Math.floor(16 / plan.connections));
+    const slots: Slot[] = Array.from({ length: plan.connections }, (_, index) => ({ index, writer: new SlotWriter(this.fd, { buffers }, onWritten) }));
+    let next = 0;
+    const runSlot = async (slot: Slot): Promise<void> => {
+      for (;;) {
+        const piece = pieces[next];
+        if (!piece) return;
+        next++;
+        // The previous piece's data must be staged before the writer moves on.
+        await new Promise<void>((r) => slot.writer.onDrain(r));
+        if (slot.writer.error) throw new DownloadError(`writing ${this.o.file}: ${describe(slot.writer.error)}`);
+        slot.writer.use(piece);
+        await this.runPiece(slot, piece, ranged, size);
+      }
+    };
     const onAbort = (): void => this.destroyAll(new Aborted('download aborted'));
     this.o.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       const results = await Promise.allSettled(
-        segments.map((s) =>
-          this.runSegment(s, ranged, size).catch((e) => {
-            // One segment failing for good stops the others.
+        slots.map((slot) =>
+          runSlot(slot).catch((e) => {
+            // One piece failing for good stops the others.
             this.destroyAll(e as Error);
             throw e;
           }),
         ),
       );
-      await Promise.all(segments.map((s) => s.writer.idle()));
+      await Promise.all(slots.map((sl) => sl.writer.idle()));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) {
         // The first cause, not the "stopped" echo of the others.
         const reason = failed.reason as unknown;
-        const stopped = this.stopped as Error | null; // set by the segments meanwhile
+        const stopped = this.stopped as Error | null; // set by the slots meanwhile
         const cause = reason instanceof RestartSingle ? reason : stopped && !(stopped instanceof Aborted) ? stopped : (reason as Error);
         throw cause instanceof Aborted || this.o.signal?.aborted ? new DownloadError('download aborted') : cause;
       }
-      const werr = segments.find((s) => s.writer.error)?.writer.error;
+      const werr = slots.find((sl) => sl.writer.error)?.writer.error;
       if (werr) throw new DownloadError(`writing ${this.o.file}: ${describe(werr)}`);
-      const written = segments.reduce((a, s) => a + s.writer.written, 0);
+      const written = pieces.reduce((a, p) => a + p.written, 0);
       if (size !== undefined && written !== size) throw new DownloadError(`size mismatch: wrote ${written} bytes, expected ${size}`);
       const onDisk = fs.fstatSync(this.fd).size;
       if (onDisk !== written) throw new DownloadError(`size mismatch: file has ${onDisk} bytes, wrote ${written}`);
       const h = await hasher.digest(written);
       if (h.bytes !== written) throw new DownloadError(`MD5 covered ${h.bytes} of ${written} bytes`);
-      return { size: written, md5: h.md5, mode: ranged ? 'ranged' : 'single', segments: segments.length };
+      return { size: written, md5: h.md5, mode: ranged ? 'ranged' : 'single', segments: slots.length, pieces: pieces.length };
     } catch (e) {
       await hasher.abort();
       throw e;
     } finally {
       this.o.signal?.removeEventListener('abort', onAbort);
+      for (const sl of slots) sl.conn?.close();
+      // The descriptor is closed after this returns: no write-back may be pending on it.
+      await syncing;
     }
   }
 
-  /** Fetches one segment to the end, resuming after failures. */
-  private async runSegment(seg: Segment, ranged: boolean, size: number | undefined): Promise<void> {
+  /** Fetches one piece to its end, resuming after failures. */
+  private async runPiece(slot: Slot, piece: Piece, ranged: boolean, size: number | undefined): Promise<void> {
     const maxAttempts = this.o.maxAttempts ?? 50;
     let zeroFails = 0;
     let attempts = 0;
     for (;;) {
       this.checkAbort();
-      const before = seg.writer.accepted;
-      if (ranged && before === segLength(seg)) return;
+      const before = piece.accepted;
+      if (ranged && before === pieceLength(piece)) return;
       attempts++;
       this.requests++;
       if (attempts > 1 && before > 0) this.resumes++;
       try {
-        await this.attempt(seg, ranged, size);
+        await this.attempt(slot, piece, ranged, size);
         return;
       } catch (e) {
         if (!(e instanceof Transient)) throw e;
         if (this.stopped) throw this.stopped;
         if (this.o.signal?.aborted) throw new Aborted('download aborted');
-        const progressed = seg.writer.accepted > before;
+        const progressed = piece.accepted > before;
         if (!ranged) {
           // No resume without ranges: the caller starts the file over.
-          await seg.writer.idle();
-          if (seg.writer.error) throw new DownloadError(`writing ${this.o.file}: ${describe(seg.writer.error)}`);
+          await slot.writer.idle();
+          if (slot.writer.error) throw new DownloadError(`writing ${this.o.file}: ${describe(slot.writer.error)}`);
           throw new RestartSingle(e.message, e.retryAfterMs);
         }
         if (!progressed) zeroFails++;
         if (zeroFails > this.retry.retries || attempts >= maxAttempts) {
-          throw new DownloadError(`segment ${seg.index} (bytes ${seg.start}-${seg.end}): ${e.message} (gave up after ${attempts} attempts)`);
+          throw new DownloadError(`bytes ${piece.start}-${piece.end}: ${e.message} (gave up after ${attempts} attempts)`);
         }
         const delay = progressed ? 0 : retryDelayMs(this.retry, zeroFails - 1, e.retryAfterMs);
-        this.log.debug(`${this.o.url}: segment ${seg.index}: ${e.message}; resuming at byte ${seg.start + seg.writer.accepted}${delay ? ` in ${delay} ms` : ''}`);
+        this.log.debug(`${this.o.url}: bytes ${piece.start}-${piece.end}: ${e.message}; resuming at byte ${piece.start + piece.accepted}${delay ? ` in ${delay} ms` : ''}`);
         if (delay > 0) await sleep(delay, this.o.signal);
       }
     }
   }
 
-  /** One HTTP request for the rest of a segment. */
-  private attempt(seg: Segment, ranged: boolean, size: number | undefined): Promise<void> {
-    const from = seg.start + seg.writer.accepted;
-    const want = seg.end >= 0 ? seg.end - from + 1 : -1;
-    const headers: Record<string, string> = ranged ? { range: `bytes=${from}-${seg.end}` } : {};
+  /** One HTTP request for the rest of a segment: the raw client when it can, else node:http. */
+  private async attempt(slot: Slot, piece: Piece, ranged: boolean, size: number | undefined): Promise<void> {
+    // The raw client reads bodies of a known length only (an unknown size means chunked or to-close).
+    if (!this.rawOff && this.o.url.startsWith('http:') && size !== undefined) {
+      try {
+        return await this.rawAttempt(slot, piece, ranged, size);
+      } catch (e) {
+        if (!(e instanceof UseNodeHttp)) throw e;
+        if (!this.rawOff) this.log.debug(`${this.o.url}: ${e.message}: using node:http`);
+        this.rawOff = true;
+      }
+    }
+    return this.httpAttempt(slot, piece, ranged, size);
+  }
+
+  /** One request on the segment's kept-alive raw connection (rawhttp.ts). */
+  private async rawAttempt(slot: Slot, piece: Piece, ranged: boolean, size: number | undefined): Promise<void> {
+    const from = piece.start + piece.accepted;
+    const want = piece.end >= 0 ? piece.end - from + 1 : -1;
+    const headers: Record<string, string> = ranged ? { Range: `bytes=${from}-${piece.end}` } : {};
+    slot.conn ??= new RawConnection(this.t);
+    const conn = slot.conn;
+    const handle = { destroy: (err?: Error) => conn.abort(err ?? this.stopped ?? new Aborted('stopped')) };
+    this.active.add(handle);
+    try {
+      await conn.request(new URL(this.o.url), headers, (head) => {
+        if (head.status >= 300 && head.status < 400 && head.headers.location) return { read: false, error: new UseNodeHttp(`HTTP ${head.status} redirect`) };
+        const verdict = this.judge(head.status, head.headers as IncomingHttpHeaders, ranged, from, piece, want, size);
+        if (verdict) return { read: false, error: verdict };
+        if (head.length === null) return { read: false, error: new UseNodeHttp('a body without Content-Length') };
+        if (want >= 0 && head.length !== want) return { read: false, error: ranged ? new RangeUnusable(`Content-Length ${head.length} for ${want} bytes`) : new DownloadError(`size changed on the server: ${head.length} bytes, expected ${want}`, true) };
+        return { read: true, sink: slot.writer };
+      });
+    } catch (e) {
+      if (e instanceof HttpError) {
+        if (this.stopped) throw this.stopped;
+        throw new Transient(`${e.code}: ${e.message}`);
+      }
+      throw e;
+    } finally {
+      this.active.delete(handle);
+    }
+  }
+
+  /** One HTTP request for the rest of a segment (node:http, see http.ts). */
+  private httpAttempt(slot: Slot, piece: Piece, ranged: boolean, size: number | undefined): Promise<void> {
+    const from = piece.start + piece.accepted;
+    const want = piece.end >= 0 ? piece.end - from + 1 : -1;
+    const headers: Record<string, string> = ranged ? { range: `bytes=${from}-${piece.end}` } : {};
+    const writer = slot.writer;
+    const req = new HttpAttempt(this.o.url, { headers, timeouts: this.t });
     return new Promise<void>((resolve, reject) => {
-      const stream = this.client.stream(this.o.url, this.gotOptions(headers));
-      this.active.add(stream);
       let got = 0;
       let settled = false;
       let paused = false;
+      let body: IncomingMessage | null = null;
+      const handle = { destroy: (err?: Error) => req.destroy(err ?? this.stopped ?? new Aborted('stopped')) };
+      this.active.add(handle);
       const finish = (err?: Error): void => {
         if (settled) return;
         settled = true;
-        this.active.delete(stream);
+        this.active.delete(handle);
         if (err) {
-          stream.destroy();
+          req.destroy(err);
           reject(err);
-        } else resolve();
+        } else {
+          req.finish();
+          resolve();
+        }
       };
-      stream.once('response', (res: { statusCode: number; headers: IncomingHttpHeaders }) => {
-        const s = res.statusCode;
-        if (ranged) {
-          if (s === 206) {
-            const cr = parseContentRange(res.headers['content-range'] as string | undefined);
-            if (!cr || cr.start !== from || cr.end !== seg.end || cr.size !== size) {
-              return finish(new RangeUnusable(`asked bytes ${from}-${seg.end}/${size}, got Content-Range ${JSON.stringify(res.headers['content-range'] ?? null)}`));
+      const writeError = (): DownloadError => new DownloadError(`writing ${this.o.file}: ${describe(writer.error)}`);
+      req.start().then(
+        (res) => {
+          if (settled) return req.destroy();
+          body = res.body;
+          const verdict = this.judge(res.status, res.headers, ranged, from, piece, want, size);
+          if (verdict) return finish(verdict);
+          body.on('data', (chunk: Buffer) => {
+            if (settled) return;
+            if (want >= 0 && got + chunk.length > want) {
+              return finish(ranged ? new RangeUnusable(`server sent more than the ${want} bytes asked for`) : new DownloadError(`server sent more than ${size} bytes`));
             }
-            const cl = contentLength(res.headers);
-            if (cl !== undefined && cl !== want) return finish(new RangeUnusable(`206 with Content-Length ${cl} for ${want} bytes`));
-            return;
-          }
-          if (s === 200 || s === 203) return finish(new RangeUnusable(`ranged request answered ${s} (Range ignored)`));
-          if (s === 416) return finish(new DownloadError(`HTTP 416 for bytes ${from}-${seg.end}: the file changed on the server?`, true, 416));
-          return finish(this.statusError(`bytes ${from}-${seg.end}`, s, res.headers));
-        }
-        if (s === 200 || s === 203) {
-          const cl = contentLength(res.headers);
-          if (size !== undefined && cl !== undefined && cl !== size) return finish(new DownloadError(`size changed on the server: ${cl} bytes, expected ${size}`, true));
-          return;
-        }
-        return finish(this.statusError('GET', s, res.headers));
-      });
-      stream.on('data', (chunk: Buffer) => {
-        if (settled) return;
-        if (want >= 0 && got + chunk.length > want) {
-          return finish(ranged ? new RangeUnusable(`server sent more than the ${want} bytes asked for`) : new DownloadError(`server sent more than ${size} bytes`));
-        }
-        got += chunk.length;
-        if (!seg.writer.push(chunk) && !paused) {
-          if (seg.writer.error) return finish(new DownloadError(`writing ${this.o.file}: ${describe(seg.writer.error)}`));
-          paused = true;
-          stream.pause();
-          seg.writer.onDrain(() => {
-            paused = false;
-            if (seg.writer.error) return finish(new DownloadError(`writing ${this.o.file}: ${describe(seg.writer.error)}`));
-            if (!settled) stream.resume();
+            got += chunk.length;
+            if (!writer.push(chunk) && !paused) {
+              if (writer.error) return finish(writeError());
+              paused = true;
+              body?.pause();
+              writer.onDrain(() => {
+                paused = false;
+                if (writer.error) return finish(writeError());
+                if (!settled) body?.resume();
+              });
+            }
           });
-        }
-      });
-      stream.once('end', () => {
-        if (want >= 0 && got < want) return finish(new Transient(`short body: ${got} of ${want} bytes`));
-        finish();
-      });
-      stream.once('error', (e: Error & { code?: string }) => {
-        if (settled) return;
-        if (e.code === 'ERR_TOO_MANY_REDIRECTS') return finish(new DownloadError(describe(e), true));
-        if (this.stopped) return finish(this.stopped);
-        finish(new Transient(`${describe(e)} after ${got} bytes`));
-      });
-      // destroy() without an error (abort, another segment failing) emits only 'close'.
-      stream.once('close', () => {
-        if (settled) return;
-        finish(this.stopped ?? new Transient(`connection closed after ${got} bytes`));
-      });
+          body.once('end', () => {
+            if (want >= 0 && got < want) return finish(new Transient(`short body: ${got} of ${want} bytes`));
+            finish();
+          });
+          body.once('error', (e: Error & { code?: string }) => {
+            if (settled) return;
+            if (this.stopped) return finish(this.stopped);
+            finish(new Transient(`${describe(e)} after ${got} bytes`));
+          });
+          body.once('close', () => {
+            if (settled) return;
+            finish(this.stopped ?? new Transient(`connection closed after ${got} bytes`));
+          });
+        },
+        (e: Error & { code?: string }) => {
+          if (settled) return;
+          if (this.stopped) return finish(this.stopped);
+          if (e.code === 'ERR_TOO_MANY_REDIRECTS' || e.code === 'ERR_INVALID_URL' || e.code === 'ERR_UNSUPPORTED_PROTOCOL') return finish(new DownloadError(describe(e), true));
+          finish(new Transient(describe(e)));
+        },
+      );
     });
+  }
+
+  /** Checks a segment's response headers; an error to end the attempt with, or null. */
+  private judge(s: number, h: IncomingHttpHeaders, ranged: boolean, from: number, seg: Piece, want: number, size: number | undefined): Error | null {
+    if (ranged) {
+      if (s === 206) {
+        const cr = parseContentRange(h['content-range'] as string | undefined);
+        if (!cr || cr.start !== from || cr.end !== seg.end || cr.size !== size) {
+          return new RangeUnusable(`asked bytes ${from}-${seg.end}/${size}, got Content-Range ${JSON.stringify(h['content-range'] ?? null)}`);
+        }
+        const cl = contentLength(h);
+        if (cl !== undefined && cl !== want) return new RangeUnusable(`206 with Content-Length ${cl} for ${want} bytes`);
+        return null;
+      }
+      if (s === 200 || s === 203) return new RangeUnusable(`ranged request answered ${s} (Range ignored)`);
+      if (s === 416) return new DownloadError(`HTTP 416 for bytes ${from}-${seg.end}: the file changed on the server?`, true, 416);
+      return this.statusError(`bytes ${from}-${seg.end}`, s, h);
+    }
+    if (s === 200 || s === 203) {
+      const cl = contentLength(h);
+      if (size !== undefined && cl !== undefined && cl !== size) return new DownloadError(`size changed on the server: ${cl} bytes, expected ${size}`, true);
+      return null;
+    }
+    return this.statusError('GET', s, h);
   }
 }
 
 class HeadRefused extends Error {}
+
+/** The raw client cannot handle this response (redirect, no length): use node:http. */
+class UseNodeHttp extends Error {}
 
 /** Thrown out of a single-stream attempt to restart the whole file after a delay. */
 class RestartSingle extends Error {

@@ -49,8 +49,10 @@ export interface MirrorOptions {
   now?: () => Date;
   progress?: ProgressSink;
   lock?: LockOptions;
-  /** HTTP client (tests). */
+  /** HTTP client for the catalogue (tests). */
   client?: Got;
+  /** Largest byte range one request fetches (default 32 MiB; see planPieces()). */
+  pieceBytes?: number;
 }
 
 export type FileStatus = 'placed' | 'failed' | 'present' | 'skipped';
@@ -291,6 +293,7 @@ export class Mirror {
         signal: this.ac.signal,
         log: this.log,
         ...(this.o.client ? { client: this.o.client } : {}),
+        ...(this.o.pieceBytes ? { pieceBytes: this.o.pieceBytes } : {}),
         onStart: (i) => prog?.size(i.size),
         onProgress: (w) => prog?.bytes(w),
       }).run();
@@ -310,7 +313,7 @@ export class Mirror {
       const secs = out.ms / 1000;
       this.log.info(
         `placed ${e.basename}: ${formatBytes(dl.size)} in ${secs.toFixed(2)} s (${formatBytes(dl.size / Math.max(secs, 0.001))}/s, ` +
-          `${dl.mode === 'ranged' ? `${dl.segments} connection${dl.segments === 1 ? '' : 's'}` : 'one stream'}` +
+          `${dl.mode === 'ranged' ? `${dl.segments} connection${dl.segments === 1 ? '' : 's'}${dl.pieces > dl.segments ? `, ${dl.pieces} pieces` : ''}` : 'one stream'}` +
           `${dl.resumes ? `, ${dl.resumes} resumed` : ''}${dl.fallback ? `, ranges unusable: ${dl.fallback}` : ''})`,
       );
       prog?.end(true);

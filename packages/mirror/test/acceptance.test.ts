@@ -163,6 +163,31 @@ describe('acceptance checks (fake-gina.md §7)', () => {
     assert.deepEqual(r.result.queues[0]?.files[0]?.download && { mode: r.result.queues[0].files[0].download.mode, segments: r.result.queues[0].files[0].download.segments }, { mode: 'ranged', segments: 4 });
   });
 
+  test('3c. a file larger than N pieces: N kept-alive connections take equal pieces in file order', async () => {
+    gina.setCatalog(fx.standard);
+    gina.setFaults([{ mode: 'slow', bytesPerSec: 2_000_000, match: { basename: fx.svi05.basename }, method: 'GET' }]);
+    const r = await runMirror([queue('noaa20', 'SVI05', { connections: 4 })], { pieceBytes: 64 * 1024 });
+    assertPlaced(r, fx.svi05);
+    const gets = fileGets(fx.svi05.basename);
+    const ranges = gets.map(rangeOf);
+    assert.equal(ranges.length, 8);
+    let next = 0;
+    for (const [s, e] of [...ranges].sort((a, b) => a[0] - b[0])) {
+      assert.equal(s, next);
+      assert.equal(e - s + 1, 64 * 1024);
+      next = e + 1;
+    }
+    assert.equal(next, (fx.svi05.bytes as Buffer).length);
+    const order = gets.map((e) => rangeOf(e)[0] / (64 * 1024));
+    assert.deepEqual(order.slice(0, 4).sort(), [0, 1, 2, 3], 'the first four pieces first');
+    assert.deepEqual(order.slice(4).sort(), [4, 5, 6, 7]);
+    assert.equal(new Set(gets.map((e) => e.connection)).size, 4, 'four connections, each reused');
+    assert.equal(gina.stats().maxConcurrentByFile[fx.svi05.basename], 4);
+    const dl = r.result.queues[0]?.files[0]?.download;
+    assert.deepEqual([dl?.segments, dl?.pieces], [4, 8]);
+    assert.match(r.log.text('info'), /4 connections, 8 pieces\)/);
+  });
+
   test('3b. a file below 2 x 16 KiB is one range; one connection is one range', async () => {
     gina.setCatalog(fx.standard);
     const r = await runMirror([queue('snpp', 'SVM15', { connections: 4 }), queue('snpp', 'SVM16', { connections: 1 })]);

@@ -1,0 +1,10 @@
+import v8 from 'node:v8';
+if (process.argv[2]) v8.setFlagsFromString(process.argv[2]);
+const r0 = process.memoryUsage().rss / 1e6;
+const t = performance.now();
+const h5 = (await import('h5wasm/node')).default;
+await h5.ready;
+const f = new h5.File('/tmp/viirs-fake-gina-cache-v1/209715200-0-GMTCO_npp_d20190422_t1828348_e1829590_b38780_c20190422183926285541_cspp_dev.h5', 'r');
+console.log(f.keys()); f.close();
+await new Promise((r) => setTimeout(r, 500));
+console.log(process.argv[2] ?? 'default', 'load ms', (performance.now() - t).toFixed(0), 'rss before', r0.toFixed(0), 'after', (process.memoryUsage().rss / 1e6).toFixed(0), 'maxrss', (process.resourceUsage().maxRSS / 1024).toFixed(0));

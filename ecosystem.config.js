@@ -21,13 +21,18 @@ const logDir = path.join(base, 'log', 'pm2');
 
 const bin = (pkg) => path.join(root, 'packages', pkg, 'bin', `viirs-${pkg}.js`);
 
-function app(name, pkg, args = []) {
+// A small young generation keeps idle daemons small (the mirror, which streams large files,
+// keeps V8's default).
+const SMALL_HEAP = ['--max-semi-space-size=1'];
+
+function app(name, pkg, args = [], nodeArgs = SMALL_HEAP) {
   return {
     name,
     script: bin(pkg),
     args,
     cwd: root,
     interpreter: process.execPath,
+    node_args: nodeArgs,
     // Restart on crash with exponential backoff (200 ms doubling up to 15 s); a process that
     // stays up 10 s counts as healthy again.
     autorestart: true,
@@ -52,6 +57,6 @@ export const apps = [
   ...['tir', 'vis', 'btd', 'mir'].map((p) => app(`gatherer-${p}`, 'gatherer', ['-C', `viirs_${p}`, ...announce])),
   app('broker', 'broker'),
   app('publisher', 'publisher'),
-  app('mirror', 'mirror', ['daemon']),
+  app('mirror', 'mirror', ['daemon'], []),
   app('cleanup', 'cleanup', ['daemon']),
 ];

@@ -3,7 +3,7 @@
  * original's buffering SMTP handler (port 25, plain, no auth), but rate-limited and flushed on a
  * timer and at shutdown. SMTP failures are reported through the logger, never thrown.
  */
-import nodemailer from 'nodemailer';
+import type nodemailer from 'nodemailer';
 import Transport from 'winston-transport';
 import os from 'node:os';
 import { ConfigError } from './config.js';
@@ -78,7 +78,8 @@ export class MailTransport extends Transport {
   private lastSent = 0;
   private sending: Promise<void> = Promise.resolve();
   private report: (msg: string) => void = (m) => process.stderr.write(`${m}\n`);
-  private readonly transporter: nodemailer.Transporter;
+  /** Created at the first mail: nodemailer is loaded only then (idle daemons stay smaller). */
+  private transporter: nodemailer.Transporter | null = null;
   readonly settings: Required<MailSettings>;
   /** Mails sent and failed (for tests and status). */
   sent = 0;
@@ -93,15 +94,22 @@ export class MailTransport extends Transport {
       maxBuffered: 1000,
       ...settings,
     };
-    this.transporter = nodemailer.createTransport({
-      host: this.settings.host,
-      port: this.settings.port,
-      secure: false,
-      ignoreTLS: true,
-      connectionTimeout: 10_000,
-      greetingTimeout: 10_000,
-      socketTimeout: 20_000,
-    });
+  }
+
+  private async smtp(): Promise<nodemailer.Transporter> {
+    if (!this.transporter) {
+      const { default: mailer } = await import('nodemailer');
+      this.transporter = mailer.createTransport({
+        host: this.settings.host,
+        port: this.settings.port,
+        secure: false,
+        ignoreTLS: true,
+        connectionTimeout: 10_000,
+        greetingTimeout: 10_000,
+        socketTimeout: 20_000,
+      });
+    }
+    return this.transporter;
   }
 
   /** Where SMTP failures are reported (the logger's warn, so they never loop back into mail). */
@@ -159,7 +167,7 @@ export class MailTransport extends Transport {
     this.lastSent = Date.now();
     const text = lines.join('\r\n') + (suppressed ? `\r\n... and ${suppressed} more error(s) not shown\r\n` : '\r\n');
     try {
-      await this.transporter.sendMail({
+      await (await this.smtp()).sendMail({
         from: this.settings.from,
         to: this.settings.to.join(', '),
         subject: this.settings.subject,
@@ -182,6 +190,6 @@ export class MailTransport extends Transport {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.timerDue = Infinity;
-    void this.flush().finally(() => this.transporter.close());
+    void this.flush().finally(() => this.transporter?.close());
   }
 }

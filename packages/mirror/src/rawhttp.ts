@@ -200,7 +200,12 @@ export class RawConnection {
       this.dropSocket();
       return false;
     }
-    this.headLen += n;
+    // The read buffer was chosen before this request began (after the previous response): move
+    // the bytes to where the head continues.
+    if (buf.buffer !== this.headBuf.buffer || buf.byteOffset !== this.headBuf.byteOffset + this.headLen) {
+      buf.copy(this.headBuf, this.headLen, 0, Math.min(n, MAX_HEAD - this.headLen));
+    }
+    this.headLen = Math.min(MAX_HEAD, this.headLen + n);
     const end = this.headBuf.subarray(0, this.headLen).indexOf('\r\n\r\n');
     if (end < 0) {
       if (this.headLen >= MAX_HEAD) this.fail(new HttpError('response head too large', 'EPROTO'));
@@ -254,6 +259,7 @@ export class RawConnection {
   private finishBody(): void {
     this.state = 'idle';
     this.sink = null;
+    this.headLen = 0;
     const head = this.head;
     if (!this.keepAlive) this.dropSocket();
     else this.socket?.setTimeout(this.timeouts.idleMs);

@@ -98,6 +98,7 @@ test('a head split across packets, body in the same packet as its end, keep-aliv
       const k = sink(16_384);
       const head = await c.request(srv.url, { Range: `bytes=${a}-${b}` }, () => ({ read: true, sink: k }));
       assert.equal(head.status, 206);
+      assert.equal(head.headers['content-range'], `bytes ${a}-${b}/${body.length}`, 'the head of this response');
       assert.ok(k.data().equals(body.subarray(a, b + 1)));
       assert.ok(k.drains > 0, 'paused and resumed');
     }

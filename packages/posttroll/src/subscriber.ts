@@ -109,27 +109,26 @@ export class Subscriber implements AsyncIterable<Received> {
   /** Decodes one received frame set; returns null (after logging why) when it is not a valid message. */
   protected accept(frames: Buffer[]): Received | null {
     this.stats.received++;
-    if (frames.length !== 1) {
+    const r = frames.length === 1 ? this.parseFrame(frames[0] as Buffer) : `a ${frames.length}-part ZeroMQ message (posttroll messages are single frames)`;
+    if (typeof r === 'string') {
       this.stats.invalid++;
-      this.log.warn(`dropped a ${frames.length}-part ZeroMQ message: posttroll messages are single frames`);
+      this.log.warn(`dropped an invalid message (${frames.reduce((n, f) => n + f.length, 0)} bytes): ${r}`);
       return null;
     }
-    const frame = frames[0] as Buffer;
-    let message: Message;
-    try {
-      const text = UTF8.decode(frame);
-      message = decodeMessage(text);
-    } catch (e) {
-      this.stats.invalid++;
-      const why = e instanceof MessageError ? e.message : e instanceof TypeError ? 'invalid UTF-8' : String((e as Error).message ?? e);
-      this.log.warn(`dropped an invalid message (${frame.length} bytes): ${why}`);
-      return null;
-    }
-    if (this.opts.filter && !this.opts.filter(message)) {
+    if (this.opts.filter && !this.opts.filter(r.message)) {
       this.stats.filtered++;
       return null;
     }
-    return { message, frame };
+    return r;
+  }
+
+  /** One frame to a received message, or the reason it is not a valid one. */
+  protected parseFrame(frame: Buffer): Received | string {
+    try {
+      return { message: decodeMessage(UTF8.decode(frame)), frame };
+    } catch (e) {
+      return e instanceof MessageError ? e.message : e instanceof TypeError ? 'invalid UTF-8' : String((e as Error).message ?? e);
+    }
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Received> {

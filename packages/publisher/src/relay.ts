@@ -112,21 +112,8 @@ class GuardedSubscriber extends NSSubscriber {
     return super.add(address);
   }
 
-  protected override accept(frames: Buffer[]): Received | null {
-    this.stats.received++;
-    if (frames.length !== 1) {
-      this.stats.invalid++;
-      this.log.warn(`dropped a ${frames.length}-part ZeroMQ message: posttroll messages are single frames`);
-      return null;
-    }
-    const frame = frames[0] as Buffer;
-    const why = invalidReason(frame);
-    if (why !== null) {
-      this.stats.invalid++;
-      this.log.warn(`dropped an invalid message (${frame.length} bytes): ${why}`);
-      return null;
-    }
-    return new LazyReceived(frame);
+  protected override parseFrame(frame: Buffer): Received | string {
+    return invalidReason(frame) ?? new LazyReceived(frame);
   }
 }
 

@@ -189,7 +189,8 @@ export function planPieces(size: number, connections: number, maxPiece: number, 
   const n = segs.length;
   if (n === 0) return { connections: 0, pieces: [] };
   const first = segs[0] as { start: number; end: number };
-  if (first.end - first.start + 1 <= maxPiece) return { connections: n, pieces: segs };
+  // One connection streams in file order anyway: one piece.
+  if (n === 1 || first.end - first.start + 1 <= maxPiece) return { connections: n, pieces: segs };
   const count = Math.ceil(size / maxPiece);
   const len = Math.ceil(size / count);
   const pieces: Array<{ start: number; end: number }> = [];
@@ -399,7 +400,7 @@ export class Downloader {
       this.o.onProgress?.(total, size);
     };
     const buffers = this.o.buffersPerConnection ?? Math.max(4, Math.floor(16 / plan.connections));
-    const slots: Slot[] = Array.from({ length: plan.connections }, (_, index) => ({ index, writer: new SlotWriter(this.fd, { buffers }, onWritten) }));
+    const slots: Slot[] = Array.from({ length: plan.connections }, (_, index) => ({ index, writer: new SlotWriter(this.fd, { buffers }, onWritten, hasher) }));
     let next = 0;
     const runSlot = async (slot: Slot): Promise<void> => {
       for (;;) {

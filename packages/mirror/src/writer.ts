@@ -8,6 +8,12 @@
  * bufferSize per connection. The caller pauses its socket while no staging buffer is free.
  */
 import fs from 'node:fs';
+import { sharedBuffer, type SharedStaging } from './hasher.js';
+
+/** Takes sealed in-order buffers straight into the MD5 (StreamingFileHash.offer). */
+export interface DirectHash {
+  offer(s: SharedStaging, pos: number, len: number, onDone: () => void): boolean;
+}
 
 /** A byte range of the file and how much of it is accepted (staged or written) and written. */
 export interface Piece {
@@ -27,11 +33,14 @@ export interface WriterOptions {
 }
 
 interface Staged {
+  s: SharedStaging;
   buf: Buffer;
   len: number;
   /** File offset of buf[0]. */
   pos: number;
   piece: Piece;
+  /** Outstanding uses (the write, and the hash when handed over directly). */
+  refs: number;
 }
 
 export class SlotWriter {
@@ -39,7 +48,7 @@ export class SlotWriter {
   private readonly size: number;
   private readonly max: number;
   private allocated = 0;
-  private readonly free: Buffer[] = [];
+  private readonly free: SharedStaging[] = [];
   private piece: Piece | null = null;
   /** File offset of the next byte of the current piece to be staged. */
   private nextPos = 0;
@@ -58,6 +67,7 @@ export class SlotWriter {
     private readonly fd: number,
     o: WriterOptions,
     private readonly onWritten: (piece: Piece, n: number) => void,
+    private readonly hash: DirectHash | null = null,
   ) {
     this.size = o.bufferSize ?? 1024 * 1024;
     this.max = Math.max(2, o.buffers ?? 4);
@@ -72,20 +82,20 @@ export class SlotWriter {
     }
   }
 
-  private take(): Buffer | null {
+  private take(): SharedStaging | null {
     const b = this.free.pop();
     if (b) return b;
     if (this.allocated >= this.max) return null;
     this.allocated++;
-    return Buffer.allocUnsafeSlow(this.size);
+    return sharedBuffer(this.size);
   }
 
   /** A buffer to fill for the current piece, or null when none is free. */
   private current(): Staged | null {
     if (this.cur) return this.cur;
-    const buf = this.take();
-    if (!buf) return null;
-    this.cur = { buf, len: 0, pos: this.nextPos, piece: this.piece as Piece };
+    const st = this.take();
+    if (!st) return null;
+    this.cur = { s: st, buf: st.buf, len: 0, pos: this.nextPos, piece: this.piece as Piece, refs: 1 };
     return this.cur;
   }
 
@@ -111,9 +121,10 @@ export class SlotWriter {
     if (!c) return;
     this.cur = null;
     if (c.len === 0) {
-      this.free.push(c.buf);
+      this.free.push(c.s);
       return;
     }
+    if (this.hash?.offer(c.s, c.pos, c.len, () => this.release(c))) c.refs++;
     this.full.push(c);
     if (!this.busy) this.writeNext();
   }
@@ -195,15 +206,22 @@ export class SlotWriter {
       this.onWritten(item.piece, n);
       if (off + n < item.len) return this.writeAt(item, off + n); // short write: the rest
       this.full.shift();
-      this.free.push(item.buf);
-      if (this.overflow) {
-        const rest = this.overflow;
-        this.overflow = null;
-        this.overflow = this.stage(rest);
-      }
-      if (this.canTake()) this.wake(this.drainWaiters);
+      this.release(item);
       this.writeNext();
     });
+  }
+
+  /** One use of a staging buffer is over; the last one makes it free again. */
+  private release(item: Staged): void {
+    if (--item.refs > 0) return;
+    this.free.push(item.s);
+    if (this.error) return;
+    if (this.overflow) {
+      const rest = this.overflow;
+      this.overflow = null;
+      this.overflow = this.stage(rest);
+    }
+    if (this.canTake()) this.wake(this.drainWaiters);
   }
 
   private fail(err: Error): void {

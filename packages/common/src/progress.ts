@@ -170,7 +170,8 @@ export class MultiProgress {
     const pct = st.total > 0 ? `${((100 * st.done) / st.total).toFixed(0)}%` : '?';
     const f = (n: number): string => (st.unit === 'B' ? formatBytes(n) : `${n} ${st.unit}`);
     const rate = st.unit === 'B' ? `, ${formatBytes(Math.round(st.done / secs))}/s` : '';
-    return `${bar} ${pct.padStart(4)} ${st.label}: ${f(st.done)}${st.total > 0 ? ` of ${f(st.total)}` : ''}${rate}`;
+    const count = st.unit === 'B' ? `${f(st.done)}${st.total > 0 ? ` of ${f(st.total)}` : ''}` : `${st.done}${st.total > 0 ? `/${st.total}` : ''} ${st.unit}`;
+    return `${bar} ${pct.padStart(4)} ${st.label}: ${count}${rate}`;
   }
 
   private schedule(): void {

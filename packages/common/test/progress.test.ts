@@ -21,7 +21,7 @@ test('MultiProgress draws one line per bar and redraws them in place', async () 
   mp.render();
   const out = text();
   assert.match(out, /50% file A: 512\.0 KiB of 1\.0 MiB/);
-  assert.match(out, /25% overall: 1 files of 4 files/);
+  assert.match(out, /25% overall: 1\/4 files/);
   // Second and later draws move the cursor up over the previous two lines and clear them.
   assert.ok(out.includes('\x1b[1A\x1b[J'), 'cursor moved up over the previous lines');
   a.remove();

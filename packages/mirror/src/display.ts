@@ -6,6 +6,14 @@
 import { formatBytes, MultiProgress, type ProgressLine } from '@viirs/common';
 import type { Log } from './log.js';
 import type { FileProgress, ProgressSink } from './mirror.js';
+import { parseSdrName } from './names.js';
+
+/** A short label for a file: channel, platform, granule start and orbit. */
+export function shortName(basename: string): string {
+  const n = parseSdrName(basename);
+  if (!n) return basename.length > 40 ? `${basename.slice(0, 39)}…` : basename;
+  return `${n.channel} ${n.platform} ${n.start.toISOString().slice(0, 19).replace('T', ' ')} b${n.orbit}`;
+}
 
 export class TtyProgress implements ProgressSink {
   private readonly mp: MultiProgress;
@@ -32,8 +40,8 @@ export class TtyProgress implements ProgressSink {
     if (this.filesTotal > 0) this.updateOverall();
   }
 
-  fileStart(queue: string, basename: string): FileProgress {
-    const line = this.mp.add(`${queue} ${basename}`, 0);
+  fileStart(_queue: string, basename: string): FileProgress {
+    const line = this.mp.add(shortName(basename), 0);
     let last = 0;
     return {
       size: (b) => line.update(0, b ?? 0),

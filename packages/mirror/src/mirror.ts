@@ -115,7 +115,6 @@ export class Mirror {
   private readonly ac = new AbortController();
   /** Files being fetched by this process (two queues never fetch the same file at once). */
   private readonly inFlight = new Set<string>();
-  private h5: Promise<unknown> | null = null;
 
   constructor(private readonly o: MirrorOptions) {
     this.sdrDir = path.join(o.baseDir, 'sdr');
@@ -168,10 +167,6 @@ export class Mirror {
     const t0 = performance.now();
     this.ensureDirs();
     this.removeStaleParts();
-    // Load the HDF5 library while the catalogue is queried (it is awaited before the first
-    // download, so that its start-up does not compete with a transfer for the CPU).
-    this.h5 = loadHdf5();
-    this.h5.catch(() => {});
     const queues = this.o.queues;
     const results: QueueRunResult[] = new Array(queues.length);
     const parallel = Math.max(1, Math.min(this.o.parallelQueues ?? queues.length, queues.length));
@@ -258,7 +253,9 @@ export class Mirror {
         (sel.rejected.length ? `, ${sel.rejected.length} unusable` : ''),
     );
     this.o.progress?.queued?.(q.name, sel.fetch.length);
-    if (sel.fetch.length > 0) await (this.h5 ?? loadHdf5()).catch(() => {});
+    // The HDF5 library (a few hundred ms to load, once per process) only when there is work, and
+    // before the first download, so that its start-up does not compete with a transfer.
+    if (sel.fetch.length > 0) await loadHdf5().catch(() => {});
     for (const entry of sel.fetch) {
       if (this.aborted) {
         res.status = 'aborted';

@@ -20,19 +20,13 @@ export interface PublisherOptions extends KeepaliveOptions {
   logger?: Logger;
 }
 
-/** Frames held in process while libzmq is busy (beyond this they are dropped with a warning). */
-const MAX_BACKLOG = 1_000_000;
-
 /** A ZeroMQ PUB socket sending posttroll messages, one frame each. */
 export class Publisher {
   readonly name: string;
   private sock: zmq.Publisher | null = null;
   private _port = 0;
   private lastBeat: number | null = null;
-  private backlog: Array<string | Buffer> = [];
-  private draining = false;
-  private inflight: Promise<void> = Promise.resolve();
-  /** Messages dropped because the in-process backlog was full. */
+  /** Messages libzmq refused to queue. */
   dropped = 0;
   protected readonly log: Logger;
 
@@ -52,7 +46,7 @@ export class Publisher {
   async start(): Promise<this> {
     if (this.sock) return this;
     const { port = 0, host = '*', linger, sendHighWaterMark = 100_000, minPort, maxPort } = this.opts;
-    const sock = new zmq.Publisher({ ...socketOptions({ ...pickKeepalive(this.opts), ...(linger !== undefined ? { linger } : {}) }), sendHighWaterMark });
+    const sock = new zmq.Publisher({ ...socketOptions({ ...pickKeepalive(this.opts), ...(linger !== undefined ? { linger } : {}) }), sendHighWaterMark, sendTimeout: 0 });
     try {
       if (port !== 0) {
         await sock.bind(`tcp://${host}:${port}`);
@@ -88,58 +82,24 @@ export class Publisher {
   }
 
   /**
-   * Sends an encoded message (string or bytes) as one frame, in order. PUB never blocks on a
-   * slow subscriber (ZeroMQ drops at the HWM), but libzmq can be briefly busy under a burst: then
-   * frames wait in a bounded in-process queue instead of being lost.
+   * Sends an encoded message (string or bytes) as one frame. Never blocks: the socket has a zero
+   * send timeout, so zeromq queues the frame synchronously (PUB drops at the high-water mark on a
+   * slow subscriber, as ZeroMQ does) and never enters the "busy writing" state under a burst.
    */
   send(frame: string | Buffer): void {
     const sock = this.sock;
     if (!sock) throw new Error('publisher is not started');
-    if (this.backlog.length === 0 && !this.draining) {
-      try {
-        this.inflight = sock.send(frame);
-        this.inflight.catch((e: unknown) => this.sendFailed(e));
-        return;
-      } catch (e) {
-        if ((e as { code?: string }).code !== 'EBUSY') {
-          this.sendFailed(e);
-          return;
-        }
-      }
-    }
-    if (this.backlog.length >= MAX_BACKLOG) {
-      this.dropped++;
-      if (this.dropped === 1 || this.dropped % 10_000 === 0) this.log.warn(`publisher ${this.name || this._port}: send backlog full, ${this.dropped} message(s) dropped`);
-      return;
-    }
-    this.backlog.push(frame);
-    if (!this.draining) void this.drain(sock);
-  }
-
-  private async drain(sock: zmq.Publisher): Promise<void> {
-    this.draining = true;
     try {
-      await this.inflight.catch(() => undefined);
-      while (this.backlog.length && this.sock === sock) {
-        const f = this.backlog.shift() as string | Buffer;
-        try {
-          await sock.send(f);
-        } catch (e) {
-          if ((e as { code?: string }).code === 'EBUSY') {
-            this.backlog.unshift(f);
-            await new Promise((r) => setImmediate(r));
-          } else {
-            this.sendFailed(e);
-          }
-        }
-      }
-    } finally {
-      this.draining = false;
+      sock.send(frame).catch((e: unknown) => this.sendFailed(e));
+    } catch (e) {
+      this.sendFailed(e);
     }
   }
 
   private sendFailed(e: unknown): void {
-    if (this.sock) this.log.warn(`publisher ${this.name || this._port}: send failed: ${(e as Error).message}`);
+    if (!this.sock) return;
+    this.dropped++;
+    if (this.dropped === 1 || this.dropped % 10_000 === 0) this.log.warn(`publisher ${this.name || this._port}: ${this.dropped} message(s) not sent: ${(e as Error).message}`);
   }
 
   /** Encodes and sends a message. */

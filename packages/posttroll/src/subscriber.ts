@@ -131,20 +131,26 @@ export class Subscriber implements AsyncIterable<Received> {
     }
   }
 
+  /** Waits for the next frame set; null once the subscriber is closed. */
+  private async nextFrames(sock: zmq.Subscriber): Promise<Buffer[] | null> {
+    for (;;) {
+      try {
+        return await sock.receive();
+      } catch (e) {
+        if (this.closed || sock.closed) return null;
+        if ((e as { code?: string }).code === 'EAGAIN') continue;
+        throw e;
+      }
+    }
+  }
+
   async *[Symbol.asyncIterator](): AsyncIterator<Received> {
     if (!this.sock) this.start();
     const sock = this.sock;
     if (!sock) return;
     for (;;) {
-      let frames: Buffer[];
-      try {
-        frames = await sock.receive();
-      } catch (e) {
-        if (this.closed || sock.closed) return;
-        const code = (e as { code?: string }).code;
-        if (code === 'EAGAIN') continue;
-        throw e;
-      }
+      const frames = await this.nextFrames(sock);
+      if (frames === null) return;
       const r = this.accept(frames);
       if (r) yield r;
     }
@@ -155,17 +161,26 @@ export class Subscriber implements AsyncIterable<Received> {
     for await (const r of this) yield r.message;
   }
 
-  /** Calls handler for each message until close(); errors thrown by the handler are logged. */
-  run(handler: (r: Received) => void | Promise<void>): Promise<void> {
-    return (async () => {
-      for await (const r of this) {
-        try {
-          await handler(r);
-        } catch (e) {
-          this.log.error(`message handler failed: ${(e as Error).stack ?? e}`);
-        }
+  /**
+   * Calls handler for each message until close(); errors thrown by the handler are logged. A
+   * synchronous handler costs no extra promise per message (the fast path for relays).
+   */
+  async run(handler: (r: Received) => void | Promise<void>): Promise<void> {
+    if (!this.sock) this.start();
+    const sock = this.sock;
+    if (!sock) return;
+    for (;;) {
+      const frames = await this.nextFrames(sock);
+      if (frames === null) return;
+      const r = this.accept(frames);
+      if (!r) continue;
+      try {
+        const p = handler(r);
+        if (p) await p;
+      } catch (e) {
+        this.log.error(`message handler failed: ${(e as Error).stack ?? e}`);
       }
-    })();
+    }
   }
 
   close(): void {

@@ -57,6 +57,8 @@ function pad(n: number, width: number): string {
   return String(n).padStart(width, '0');
 }
 
+const TWO = Array.from({ length: 100 }, (_, i) => (i < 10 ? '0' : '') + i);
+
 function checkInt(name: string, v: number, lo: number, hi: number): void {
   if (!Number.isInteger(v) || v < lo || v > hi) {
     throw new PyTimeError(`${name} must be an integer in ${lo}..${hi}, got ${v}`);
@@ -204,7 +206,8 @@ export class PyDateTime {
 
   /** Python isoformat: YYYY-MM-DDTHH:MM:SS[.ffffff][±HH:MM[:SS[.ffffff]]]. */
   isoformat(sep = 'T'): string {
-    let s = `${pad(this.year, 4)}-${pad(this.month, 2)}-${pad(this.day, 2)}${sep}${pad(this.hour, 2)}:${pad(this.minute, 2)}:${pad(this.second, 2)}`;
+    const y = this.year;
+    let s = (y >= 1000 ? String(y) : pad(y, 4)) + '-' + TWO[this.month] + '-' + TWO[this.day] + sep + TWO[this.hour] + ':' + TWO[this.minute] + ':' + TWO[this.second];
     if (this.microsecond !== 0) s += `.${pad(this.microsecond, 6)}`;
     if (this.offset !== null) s += formatOffset(this.offset);
     return s;

@@ -116,74 +116,56 @@ export function orderedKeys(obj: Record<string, unknown>): string[] {
   return out;
 }
 
+const isoDefault = (d: PyDateTime): string => d.isoformat();
+
+/** Nesting deeper than this is reported as a circular reference (Python would recurse out). */
+const MAX_DEPTH = 1000;
+
+function dumpValue(v: unknown, dtf: (d: PyDateTime) => string, depth: number): string {
+  switch (typeof v) {
+    case 'string':
+      return quoteString(v);
+    case 'number':
+      return Number.isInteger(v) && !Object.is(v, -0) ? String(v) : floatRepr(v);
+    case 'bigint':
+      return v.toString();
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object': {
+      if (v === null) return 'null';
+      if (v instanceof PyDateTime) return quoteString(dtf(v));
+      if (v instanceof PyFloat) return floatRepr(v.value);
+      if (depth >= MAX_DEPTH) throw new PyJSONError('Circular reference detected (or nesting deeper than 1000)');
+      if (Array.isArray(v)) {
+        let out = '[';
+        for (let i = 0; i < v.length; i++) {
+          if (i) out += ', ';
+          out += dumpValue(v[i], dtf, depth + 1);
+        }
+        return out + ']';
+      }
+      if (isPlainObject(v)) {
+        let out = '{';
+        let first = true;
+        for (const k of orderedKeys(v)) {
+          const item = v[k];
+          if (item === undefined) continue;
+          if (!first) out += ', ';
+          first = false;
+          out += quoteString(k) + ': ' + dumpValue(item, dtf, depth + 1);
+        }
+        return out + '}';
+      }
+      throw new PyJSONError(`Object of type ${v.constructor?.name ?? 'unknown'} is not JSON serializable`);
+    }
+    default:
+      throw new PyJSONError(`Object of type ${typeof v} is not JSON serializable`);
+  }
+}
+
 /** Python `json.dumps(value)` with default arguments. Throws PyJSONError for unserialisable values. */
 export function dumps(value: unknown, opts: DumpsOptions = {}): string {
-  const dtf = opts.datetime ?? ((d: PyDateTime) => d.isoformat());
-  const parts: string[] = [];
-  const stack: unknown[] = [];
-  const write = (v: unknown): void => {
-    switch (typeof v) {
-      case 'string':
-        parts.push(quoteString(v));
-        return;
-      case 'number':
-        parts.push(Number.isInteger(v) && !Object.is(v, -0) ? String(v) : floatRepr(v));
-        return;
-      case 'bigint':
-        parts.push(v.toString());
-        return;
-      case 'boolean':
-        parts.push(v ? 'true' : 'false');
-        return;
-      case 'object': {
-        if (v === null) {
-          parts.push('null');
-          return;
-        }
-        if (v instanceof PyDateTime) {
-          parts.push(quoteString(dtf(v)));
-          return;
-        }
-        if (v instanceof PyFloat) {
-          parts.push(floatRepr(v.value));
-          return;
-        }
-        if (stack.includes(v)) throw new PyJSONError('Circular reference detected');
-        if (Array.isArray(v)) {
-          stack.push(v);
-          parts.push('[');
-          for (let i = 0; i < v.length; i++) {
-            if (i) parts.push(', ');
-            write(v[i]);
-          }
-          parts.push(']');
-          stack.pop();
-          return;
-        }
-        if (isPlainObject(v)) {
-          stack.push(v);
-          parts.push('{');
-          let first = true;
-          for (const k of orderedKeys(v)) {
-            const item = v[k];
-            if (item === undefined) continue;
-            if (!first) parts.push(', ');
-            first = false;
-            parts.push(quoteString(k), ': ');
-            write(item);
-          }
-          parts.push('}');
-          stack.pop();
-          return;
-        }
-        throw new PyJSONError(`Object of type ${v.constructor?.name ?? 'unknown'} is not JSON serializable`);
-      }
-      default:
-        throw new PyJSONError(`Object of type ${typeof v} is not JSON serializable`);
-    }
-  };
-  write(value);
-  return parts.join('');
+  return dumpValue(value, opts.datetime ?? isoDefault, 0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -389,7 +389,7 @@ describe('acceptance checks (fake-gina.md §7)', () => {
 
   test('9. two overlapping runs of the same queue: the second skips it with an INFO line, no error', async () => {
     gina.setCatalog(fx.standard);
-    gina.setFaults([{ mode: 'slow', bytesPerSec: 400_000, method: 'GET', match: { basename: fx.svi05.basename } }]);
+    gina.setFaults([{ mode: 'slow', bytesPerSec: 100_000, method: 'GET', match: { basename: fx.svi05.basename } }]);
     const base = tempBase();
     const q = queue('noaa20', 'SVI05');
     const first = runMirror([q], {}, base);

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { propagate, twoline2satrec, type SatRec } from 'satellite.js';
 import { PyDateTime } from '@viirs/pytime';
 import { silentLogger, type Logger } from '@viirs/posttroll';
+import { tleCatalogNumber, tleLineProblem } from '@viirs/common';
 
 export type Direction = 'ascending' | 'descending';
 
@@ -33,22 +34,9 @@ export interface ParsedElements {
   problems: string[];
 }
 
-/** TLE checksum: sum of the digits of columns 1..68, '-' counting 1, modulo 10. */
-export function tleChecksum(line: string): number {
-  let sum = 0;
-  for (let i = 0; i < 68 && i < line.length; i++) {
-    const c = line.charCodeAt(i);
-    if (c >= 48 && c <= 57) sum += c - 48;
-    else if (c === 45) sum += 1;
-  }
-  return sum % 10;
-}
-
 /** Whether a line is a well-formed TLE line of the given number with a correct checksum. */
 export function validTleLine(line: string, lineNo: 1 | 2): boolean {
-  if (line.length !== 69 || line[0] !== String(lineNo) || line[1] !== ' ') return false;
-  const check = line.charCodeAt(68) - 48;
-  return check >= 0 && check <= 9 && check === tleChecksum(line);
+  return tleLineProblem(line, lineNo) === null;
 }
 
 /** Upper case, '-' and '_' as spaces, CelesTrak status suffixes such as "[+]" removed. */
@@ -62,7 +50,7 @@ export function normaliseName(name: string): string {
 }
 
 function catalogNumber(line: string): number {
-  return Number(line.slice(2, 7).trim());
+  return Number(tleCatalogNumber(line));
 }
 
 /** Parses TLE text; bad or unpaired lines are reported in `problems`, never thrown. */

@@ -16,7 +16,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { degreesLat, degreesLong, eciToGeodetic, gstime, propagate } from 'satellite.js';
 import { PyDateTime } from '@viirs/pytime';
-import { DirectionFinder, ElementCatalogue, directionAt, noradIdOf, parseElements, tleChecksum, validTleLine } from '../src/index.js';
+import { tleChecksum } from '@viirs/common';
+import { DirectionFinder, ElementCatalogue, directionAt, noradIdOf, parseElements, validTleLine } from '../src/index.js';
 import { FIXTURES, captureLogger, tmpDir } from './helpers.js';
 
 const NOAA_2019 = path.join(FIXTURES, 'noaa-2019-025.txt');

@@ -4,3 +4,4 @@ export * from './logging.js';
 export * from './mail.js';
 export * from './progress.js';
 export * from './ini.js';
+export * from './tle.js';

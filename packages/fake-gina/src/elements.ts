@@ -5,6 +5,7 @@
  * NOAA-21 shapes (inclination, eccentricity, mean motion); only the epoch is moved, so positions
  * are plausible but not the real satellites' positions.
  */
+import { tleChecksum } from '@viirs/common';
 
 interface Elements {
   name: string;
@@ -23,16 +24,6 @@ const SATELLITES: Elements[] = [
   { name: 'NOAA 20', norad: 43013, intl: '17073A', inclination: 98.7211, raan: 132.5136, eccentricity: '0000918', argp: 76.2671, meanAnomaly: 283.8607, meanMotion: 14.19548761 },
   { name: 'NOAA 21', norad: 54234, intl: '22150A', inclination: 98.7345, raan: 132.4878, eccentricity: '0001190', argp: 88.1234, meanAnomaly: 272.0021, meanMotion: 14.19540322 },
 ];
-
-/** TLE line checksum: sum of digits, '-' counts 1, modulo 10. */
-export function tleChecksum(line68: string): number {
-  let sum = 0;
-  for (const ch of line68) {
-    if (ch >= '0' && ch <= '9') sum += Number(ch);
-    else if (ch === '-') sum += 1;
-  }
-  return sum % 10;
-}
 
 function withChecksum(line68: string): string {
   if (line68.length !== 68) throw new Error(`TLE line must be 68 characters before the checksum, got ${line68.length}: ${line68}`);

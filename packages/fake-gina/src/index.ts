@@ -33,4 +33,4 @@ export { parseCatalogQuery, parseQueryPairs, parseDateBound, matchesQuery, produ
 export type { CatalogQuery } from './query.js';
 export { startLiveFeed } from './live.js';
 export type { LiveFeed, LiveFeedOptions } from './live.js';
-export { syntheticTle, tleChecksum } from './elements.js';
+export { syntheticTle } from './elements.js';

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeGina, syntheticTle, tleChecksum } from '../src/index.js';
+import { tleChecksum } from '@viirs/common';
+import { FakeGina, syntheticTle } from '../src/index.js';
 
 test('synthetic element sets: three satellites, 69-column lines, valid checksums, epoch = the given time', () => {
   const text = syntheticTle(new Date('2026-11-27T12:00:00Z'));

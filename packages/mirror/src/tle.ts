@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import got, { type Got } from 'got';
+import { tleCatalogNumber, tleLineProblem } from '@viirs/common';
 import { sleep } from './catalog.js';
 import { silentLog, type Log } from './log.js';
 import { DEFAULT_RETRY, retryDelayMs, type RetryPolicy } from './retry.js';
@@ -19,25 +20,9 @@ export interface TleSet {
   line2: string;
 }
 
-/** Checksum of a TLE line: digits summed, each "-" counts 1, modulo 10 (column 69). */
-export function tleChecksum(line: string): number {
-  let sum = 0;
-  for (let i = 0; i < 68 && i < line.length; i++) {
-    const c = line.charCodeAt(i);
-    if (c >= 48 && c <= 57) sum += c - 48;
-    else if (c === 45) sum += 1;
-  }
-  return sum % 10;
-}
-
 function checkLine(line: string, n: 1 | 2, lineNo: number): string | null {
-  if (line.length !== 69) return `line ${lineNo}: TLE line ${n} has ${line.length} characters, expected 69`;
-  if (!line.startsWith(`${n} `)) return `line ${lineNo}: expected TLE line ${n}`;
-  const last = line.charCodeAt(68) - 48;
-  if (last < 0 || last > 9) return `line ${lineNo}: no checksum digit`;
-  const sum = tleChecksum(line);
-  if (sum !== last) return `line ${lineNo}: checksum ${last} does not match computed ${sum}`;
-  return null;
+  const problem = tleLineProblem(line, n);
+  return problem === null ? null : `line ${lineNo}: ${problem}`;
 }
 
 /** Parses a 2- or 3-line element file; every problem is reported (no partial acceptance). */
@@ -76,8 +61,8 @@ export function parseTle(text: string): { sets: TleSet[]; errors: string[] } {
       i += 2;
       continue;
     }
-    const n1 = l1.slice(2, 7).trim();
-    const n2 = l2.slice(2, 7).trim();
+    const n1 = tleCatalogNumber(l1);
+    const n2 = tleCatalogNumber(l2);
     if (n1 !== n2) {
       errors.push(`line ${i + 1}: catalogue numbers differ between lines 1 and 2 (${n1}, ${n2})`);
       i += 2;

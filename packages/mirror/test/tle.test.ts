@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { parseTle, tleChecksum, updateTle } from '../src/tle.js';
+import { tleChecksum } from '@viirs/common';
+import { parseTle, updateTle } from '../src/tle.js';
 import { captureLog, FAST_RETRY, tempBase } from './helpers.js';
 
 // Checksums computed independently; the ISS set is the well-known published example.

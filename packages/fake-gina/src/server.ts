@@ -524,7 +524,8 @@ export class FakeGina {
     if (entryLevel && ctx.endpoint === 'catalog') ep = 'both';
     if (ep !== 'both' && ep !== ctx.endpoint) return false;
     if (ctx.endpoint === 'other') return false;
-    if (!(entryLevel && ctx.endpoint === 'catalog')) {
+    // On catalogue requests, match.basename of these modes names a catalogue entry, not the request.
+    if (!((entryLevel || r.mode === 'catalog-odd-entries') && ctx.endpoint === 'catalog')) {
       if (m.basename !== undefined && m.basename !== ctx.basename) return false;
       if (m.pathPrefix !== undefined && !ctx.path.startsWith(m.pathPrefix)) return false;
     }
@@ -1006,9 +1007,15 @@ export class FakeGina {
       const now = (this.st.concurrentByFile[b] ?? 0) + 1;
       this.st.concurrentByFile[b] = now;
       this.st.maxConcurrentByFile[b] = Math.max(this.st.maxConcurrentByFile[b] ?? 0, now);
-      res.once('close', () => {
+      // Done when the body is sent ('finish'; a kept-alive socket stays open) or the socket goes.
+      let counted = true;
+      const done = (): void => {
+        if (!counted) return;
+        counted = false;
         this.st.concurrentByFile[b] = Math.max(0, (this.st.concurrentByFile[b] ?? 1) - 1);
-      });
+      };
+      res.once('finish', done);
+      res.once('close', done);
     }
 
     const plan = this.bodyPlan(ctx, start, end);

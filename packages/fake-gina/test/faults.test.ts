@@ -421,6 +421,15 @@ describe('catalogue faults', () => {
     const j01 = await getJson<any[]>(`${gina.catalogUrl}?satellites[]=noaa20`);
     assert.equal(j01.length, 1);
   });
+
+  test('catalog-odd-entries with match.basename fires on the catalogue and builds on that product', async () => {
+    gina.setFaults([{ mode: 'catalog-odd-entries', match: { basename: B.basename } }]);
+    const cat = await getJson<any[]>(gina.catalogUrl);
+    const names = cat.map((c) => c.url.slice(c.url.lastIndexOf('/') + 1) as string);
+    assert.ok(names.includes('leapsec.dat'));
+    const base = B.basename.split('_c')[0]!;
+    assert.equal(names.filter((n) => n.startsWith(base)).length, 2, 'the duplicate is of the matched product');
+  });
 });
 
 describe('rule conditions', () => {

@@ -199,6 +199,29 @@ describe('request log and statistics', () => {
     assert.equal(st.maxConcurrentByFile[small.basename], 1);
   });
 
+  test('per-file concurrency: sequential requests on one kept-alive connection count as one at a time', async () => {
+    gina.reset();
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        await new Promise<void>((resolve, reject) => {
+          http
+            .get(gina.fileUrl(small), { agent }, (res) => {
+              res.resume();
+              res.on('end', () => resolve());
+            })
+            .on('error', reject);
+        });
+      }
+      const st = gina.stats();
+      assert.equal(st.connections, 1, 'the connection was reused');
+      assert.equal(st.maxConcurrentByFile[small.basename], 1);
+      assert.equal(st.concurrentByFile[small.basename], 0);
+    } finally {
+      agent.destroy();
+    }
+  });
+
   test('a client that hangs up mid-body is logged as destroyed by the client', async () => {
     gina.clearLog();
     await new Promise<void>((resolve) => {

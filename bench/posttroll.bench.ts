@@ -38,11 +38,15 @@ async function child(): Promise<void> {
     const { rate, count, stamp } = cmd;
     const start = performance.now();
     let sent = 0;
+    // The SDR file message encoded once; each frame gets its sequence number (and send time)
+    // spliced into the JSON, so the publisher is not the bottleneck.
+    const tpl = new Message({ subject: '/AVO/viirs/sdr', type: 'file', data: { ...SEED, seq: 0, t_us: 0 } }).encode();
+    const cut = tpl.indexOf('"seq": 0, "t_us": 0}');
+    const head = tpl.slice(0, cut);
     while (sent < count) {
       const due = Math.min(count, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
       while (sent < due) {
-        const data = stamp ? { ...SEED, seq: sent, t_us: nowUs() } : { ...SEED, seq: sent };
-        pub.publish(new Message({ subject: '/AVO/viirs/sdr', type: 'file', data }));
+        pub.send(head + '"seq": ' + sent + ', "t_us": ' + (stamp ? Math.round(nowUs()) : 0) + '}');
         sent++;
       }
       await new Promise((r) => setImmediate(r));
@@ -85,6 +89,8 @@ async function run(): Promise<void> {
   let lastSeq = -1;
   let outOfOrder = 0;
   let measuring = false;
+  let firstAt = 0;
+  let lastAt = 0;
   const lat: number[] = [];
   let recordLatency = false;
   void sub.run((r) => {
@@ -92,9 +98,11 @@ async function run(): Promise<void> {
     if (measuring && d.seq !== lastSeq + 1) outOfOrder++;
     lastSeq = d.seq;
     received++;
-    if (recordLatency && d.t_us !== undefined) lat.push(nowUs() - d.t_us);
+    lastAt = performance.now();
+    if (received === 1) firstAt = lastAt;
+    if (recordLatency && d.t_us) lat.push(nowUs() - d.t_us);
   });
-  const burst = async (rate: number, count: number, stamp: boolean): Promise<{ sent: number; got: number; secs: number }> => {
+  const burst = async (rate: number, count: number, stamp: boolean): Promise<{ sent: number; got: number; secs: number; recvSecs: number }> => {
     received = 0;
     lastSeq = -1;
     measuring = true;
@@ -111,7 +119,7 @@ async function run(): Promise<void> {
         quietSince = Date.now();
       }
     }
-    return { sent: res.sent, got: received, secs: res.secs };
+    return { sent: res.sent, got: received, secs: res.secs, recvSecs: (lastAt - firstAt) / 1000 };
   };
   // Establish the subscription (slow joiner) before measuring.
   for (let i = 0; i < 50 && received === 0; i++) await burst(1000, 10, false);
@@ -121,11 +129,14 @@ async function run(): Promise<void> {
   for (const rate of [20_000, 50_000, 80_000, 120_000, 160_000, 200_000]) {
     const count = Math.max(50_000, rate * 2);
     const r = await burst(rate, count, false);
-    const achieved = Math.round(r.sent / r.secs);
+    const sentRate = Math.round(r.sent / r.secs);
+    const recvRate = Math.round(r.got / Math.max(r.recvSecs, r.secs));
     const lossless = r.got === r.sent;
-    rows.push([`pub→sub ${rate.toLocaleString('en')} msg/s offered`, `${achieved.toLocaleString('en')} msg/s sent, ${r.got}/${r.sent} received`, lossless ? 'no loss' : `LOST ${r.sent - r.got}`]);
-    if (lossless) best = Math.max(best, achieved);
-    else break;
+    // Sustained: nothing lost and the subscriber kept pace (received within 5% of the send time).
+    const kept = lossless && r.recvSecs <= r.secs * 1.05 + 0.05;
+    rows.push([`pub→sub ${rate.toLocaleString('en')} msg/s offered`, `sent ${sentRate.toLocaleString('en')}/s, received ${recvRate.toLocaleString('en')}/s, ${r.got}/${r.sent}`, lossless ? (kept ? 'no loss, kept pace' : 'no loss, fell behind') : `LOST ${r.sent - r.got}`]);
+    if (kept) best = Math.max(best, Math.min(sentRate, recvRate));
+    if (!kept) break;
   }
   rows.push(['sustained with zero loss', `${best.toLocaleString('en')} msg/s`, '≥ 50k (Python 5–6k)']);
 

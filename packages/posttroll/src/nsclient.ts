@@ -26,16 +26,35 @@ export interface QueryOptions {
   timeout?: number;
 }
 
+/** One idle REQ socket per nameserver endpoint, reused by later queries (saves a TCP handshake). */
+const idle = new Map<string, zmq.Request>();
+
+/** Closes the REQ sockets kept for reuse (they have no linger, so this is never needed to exit). */
+export function closeNameserverClients(): void {
+  for (const s of idle.values()) s.close();
+  idle.clear();
+}
+
 /**
  * Asks a nameserver once for the publishers of a service ("" = all). Returns [] for the
- * 5-field "no match" reply. Throws NameserverTimeout when nothing answers in time.
+ * 5-field "no match" reply. Throws NameserverTimeout when nothing answers in time. The request is
+ * exactly what Python's client sends; the REQ socket is kept for the next query (and dropped after
+ * a timeout or error, when a REQ socket is no longer usable).
  */
 export async function getPubAddress(service: string, opts: QueryOptions = {}): Promise<AddressRecord[]> {
   const timeoutMs = Math.round((opts.timeout ?? 10) * 1000);
   const endpoint = nameserverEndpoint(opts.nameserver ?? 'localhost');
-  const req = new zmq.Request({ linger: 0, receiveTimeout: timeoutMs, sendTimeout: timeoutMs });
-  try {
+  let req = idle.get(endpoint);
+  if (req) {
+    idle.delete(endpoint);
+  } else {
+    req = new zmq.Request({ linger: 0 });
     req.connect(endpoint);
+  }
+  req.receiveTimeout = timeoutMs;
+  req.sendTimeout = timeoutMs;
+  let reusable = false;
+  try {
     const request = new Message({ subject: '/oper/ns', type: 'request', data: { service } });
     await req.send(request.encode());
     let frame: Buffer | undefined;
@@ -45,13 +64,15 @@ export async function getPubAddress(service: string, opts: QueryOptions = {}): P
       if ((e as { code?: string }).code === 'EAGAIN') throw new NameserverTimeout(`Didn't get an address after ${timeoutMs / 1000} seconds from ${endpoint}.`);
       throw e;
     }
+    reusable = true;
     const reply = Message.decode(frame ?? Buffer.alloc(0));
     if (Array.isArray(reply.data)) {
       return reply.data.filter((r): r is AddressRecord => r !== null && typeof r === 'object' && typeof (r as AddressRecord).URI === 'string');
     }
     return [];
   } finally {
-    req.close();
+    if (reusable && !idle.has(endpoint)) idle.set(endpoint, req);
+    else req.close();
   }
 }
 

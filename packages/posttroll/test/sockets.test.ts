@@ -218,3 +218,53 @@ test('NSSubscriber finds a publisher through a nameserver and follows the addres
     resetConfig();
   }
 });
+
+test('nameserver client: sequential queries reuse one connection; a timed-out socket is replaced', async () => {
+  const port = await freePort();
+  const rep = new zmq.Reply({ linger: 0 });
+  let accepts = 0;
+  void (async () => {
+    for await (const ev of rep.events) if (ev.type === 'accept') accepts++;
+  })();
+  await rep.bind(`tcp://127.0.0.1:${port}`);
+  let answer = true;
+  let stop = false;
+  const serve = (async () => {
+    while (!stop) {
+      let frame: Buffer | undefined;
+      try {
+        [frame] = await rep.receive();
+      } catch {
+        return;
+      }
+      void frame;
+      if (!answer) return; // leave the request unanswered (the REP socket is stuck from here on)
+      await rep.send('pytroll://oper/ns info user@host 2024-01-02T03:04:05 v1.01');
+    }
+  })();
+  const ns = `tcp://127.0.0.1:${port}`;
+  try {
+    for (let i = 0; i < 3; i++) assert.deepEqual(await getPubAddress('x', { nameserver: ns, timeout: 2 }), []);
+    assert.equal(accepts, 1, 'one TCP connection for three queries');
+    answer = false;
+    await assert.rejects(getPubAddress('x', { nameserver: ns, timeout: 0.3 }), /Didn't get an address/);
+  } finally {
+    stop = true;
+    rep.close();
+    await serve;
+  }
+  // A new nameserver on the same port: the client uses a fresh socket, not the stuck one.
+  const rep2 = new zmq.Reply({ linger: 0 });
+  await rep2.bind(`tcp://127.0.0.1:${port}`);
+  const serve2 = (async () => {
+    const [f] = await rep2.receive();
+    void f;
+    await rep2.send('pytroll://oper/ns info user@host 2024-01-02T03:04:05 v1.01');
+  })();
+  try {
+    assert.deepEqual(await getPubAddress('x', { nameserver: ns, timeout: 3 }), []);
+    await serve2;
+  } finally {
+    rep2.close();
+  }
+});

@@ -127,7 +127,8 @@ async function main(): Promise<void> {
   );
   const feed = await new Publisher({ port: feedPort, host: '127.0.0.1', sendHighWaterMark: 0 }).start();
   // BENCH_CHILD_NODE_ARGS: node options for the gatherer process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
-  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  // Default: the node options pm2 gives the daemons (ecosystem.config.js).
+  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, BIN, '-c', ini, '-C', 'viirs_vis'], {
     env: { ...process.env, VIIRS_BASE_DIR: base, VIIRS_LOG_LEVEL: 'info' },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -193,7 +194,7 @@ async function main(): Promise<void> {
     await sleep(10_000);
     const settled = rssMB(child.pid!);
 
-    const args = process.env.BENCH_CHILD_NODE_ARGS ? `, node ${process.env.BENCH_CHILD_NODE_ARGS}` : '';
+    const args = `, node ${process.env.BENCH_CHILD_NODE_ARGS ?? '--max-semi-space-size=1'}`;
     printTable(`viirs-gatherer (viirs_vis, 6 files per granule, persistence and info logging on${args}; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs)`, ['measure', 'value', 'target', 'segment_gatherer (issue)'], [
       ['latency p50, last file → granule message', `${percentile(lat, 50).toFixed(3)} ms`, '', '16 ms'],
       ['latency p90 / p95', `${percentile(lat, 90).toFixed(3)} / ${percentile(lat, 95).toFixed(3)} ms`, '', ''],

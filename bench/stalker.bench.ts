@@ -105,7 +105,8 @@ async function main(): Promise<void> {
   const staging = path.join(base, 'tmp');
   fs.mkdirSync(staging, { recursive: true });
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, '-C', 'viirs', '-p', String(port), '-n', 'false', '--base-dir', base], {
+  // The node options pm2 gives the daemons (ecosystem.config.js).
+  const child = spawn(process.execPath, ['--max-semi-space-size=1', BIN, '-C', 'viirs', '-p', String(port), '-n', 'false', '--base-dir', base], {
     env: { ...process.env, MAILHOST: '' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -1,3 +1,2 @@
 export * from './nameserver.js';
 export * from './registry.js';
-export * from './ratelimit.js';

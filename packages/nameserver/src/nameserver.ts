@@ -22,10 +22,10 @@ import {
   zmq,
   type Datagram,
   type Logger,
+  WarnLimiter,
 } from '@viirs/posttroll';
 import { dumps, type PyDateTime } from '@viirs/pytime';
 import { AddressRegistry, checkAnnouncement, type AddressData, type RegistryEntry } from './registry.js';
-import { WarnLimiter } from './ratelimit.js';
 
 export const DEFAULT_MAX_AGE_S = 600;
 /** posttroll's address receiver beats with min_interval 29 s. */

@@ -2,7 +2,7 @@
 import { Message, MessageError, decodeMessage, CURRENT_MESSAGE_VERSION } from './message.js';
 import { addressFeedEndpoint, serviceList, topicPrefix } from './addressing.js';
 import { getPubAddress, type AddressRecord } from './nsclient.js';
-import { silentLogger, type Logger } from './log.js';
+import { WarnLimiter, silentLogger, type Logger } from './log.js';
 import { pickKeepalive, socketOptions, zmq, type KeepaliveOptions } from './zmqutil.js';
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
@@ -52,12 +52,15 @@ export class Subscriber implements AsyncIterable<Received> {
   readonly topics: string[];
   protected readonly log: Logger;
   readonly stats: SubscriberStats = { received: 0, invalid: 0, filtered: 0 };
+  /** A flood of garbage frames logs 20 warnings a minute, then a count. */
+  private readonly invalidWarnings: WarnLimiter;
   private closed = false;
 
   constructor(protected readonly opts: SubscriberOptions = {}) {
     const t = opts.topics === undefined ? ['pytroll:/'] : typeof opts.topics === 'string' ? [opts.topics] : opts.topics;
     this.topics = t.map(topicPrefix);
     this.log = opts.logger ?? silentLogger;
+    this.invalidWarnings = new WarnLimiter(this.log);
   }
 
   /** Creates the socket and connects the initial addresses. */
@@ -112,7 +115,7 @@ export class Subscriber implements AsyncIterable<Received> {
     const r = frames.length === 1 ? this.parseFrame(frames[0] as Buffer) : `a ${frames.length}-part ZeroMQ message (posttroll messages are single frames)`;
     if (typeof r === 'string') {
       this.stats.invalid++;
-      this.log.warn(`dropped an invalid message (${frames.reduce((n, f) => n + f.length, 0)} bytes): ${r}`);
+      this.invalidWarnings.warn('invalid message', `dropped an invalid message (${frames.reduce((n, f) => n + f.length, 0)} bytes): ${r}`);
       return null;
     }
     if (this.opts.filter && !this.opts.filter(r.message)) {

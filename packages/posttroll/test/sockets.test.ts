@@ -255,7 +255,8 @@ test('nameserver client: sequential queries reuse one connection; a timed-out so
   }
   // A new nameserver on the same port: the client uses a fresh socket, not the stuck one.
   const rep2 = new zmq.Reply({ linger: 0 });
-  await rep2.bind(`tcp://127.0.0.1:${port}`);
+  // The old socket releases the port asynchronously.
+  await waitFor(async () => rep2.bind(`tcp://127.0.0.1:${port}`).then(() => true, () => false), 5000, 50, 'the port to be free again');
   const serve2 = (async () => {
     const [f] = await rep2.receive();
     void f;

@@ -69,31 +69,6 @@ function hostPort(uri: string): { host: string; port: number } | null {
   return m ? { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) } : null;
 }
 
-/** Rate-limits the warnings of a flood of invalid frames: `burst` per minute, then a count. */
-function limitWarnings(log: Logger, burst = 20, windowMs = 60_000): Logger {
-  let start = 0;
-  let count = 0;
-  let suppressed = 0;
-  return {
-    debug: (m) => log.debug(m),
-    info: (m) => log.info(m),
-    error: (m) => log.error(m),
-    warn: (m) => {
-      const now = Date.now();
-      if (now - start >= windowMs) {
-        if (suppressed) log.warn(`${suppressed} more warnings were suppressed in the last ${Math.round(windowMs / 1000)} s`);
-        start = now;
-        count = 0;
-        suppressed = 0;
-      }
-      if (count < burst) {
-        count++;
-        log.warn(m);
-      } else suppressed++;
-    },
-  };
-}
-
 /**
  * An NSSubscriber that refuses some addresses (the relay's own output, the nameserver's feed) and
  * checks frames with the fast validity test instead of decoding them: a relay only needs to know
@@ -205,7 +180,7 @@ export class Relay extends EventEmitter {
         addrListener: true,
         timeout: this.opts.timeout ?? 10,
         receiveHighWaterMark: hwm,
-        logger: limitWarnings(this.log),
+        logger: this.log,
       },
       (a) => this.refusal(a),
     );

@@ -180,20 +180,7 @@ export class RawConnection {
     if (this.state === 'body' && this.sink) {
       this.received += n;
       this.remaining -= n;
-      const more = this.sink.commitRead(buf, n);
-      if (this.remaining === 0) {
-        this.finishBody();
-        return true;
-      }
-      if (!more) {
-        this.socket?.pause();
-        const s = this.socket;
-        this.sink.onDrain(() => {
-          if (this.socket === s && this.state === 'body') s?.resume();
-        });
-        return false;
-      }
-      return true;
+      return this.afterBodyBytes(this.sink.commitRead(buf, n));
     }
     if (this.state !== 'head') {
       // Bytes nobody asked for: the connection cannot be trusted any more.
@@ -241,6 +228,14 @@ export class RawConnection {
       this.remaining -= extra.length;
       more = this.sink.push(Buffer.from(extra));
     }
+    return this.afterBodyBytes(more);
+  }
+
+  /**
+   * After body bytes reached the sink: finish the response when it is complete, or pause the
+   * socket until the sink drains when it asked for no more. Returns whether to keep reading.
+   */
+  private afterBodyBytes(more: boolean): boolean {
     if (this.remaining === 0) {
       this.finishBody();
       return true;
@@ -248,7 +243,7 @@ export class RawConnection {
     if (!more) {
       this.socket?.pause();
       const s = this.socket;
-      this.sink.onDrain(() => {
+      this.sink?.onDrain(() => {
         if (this.socket === s && this.state === 'body') s?.resume();
       });
       return false;

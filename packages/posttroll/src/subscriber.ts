@@ -134,16 +134,19 @@ export class Subscriber implements AsyncIterable<Received> {
     }
   }
 
-  /** Waits for the next frame set; null once the subscriber is closed. */
-  private async nextFrames(sock: zmq.Subscriber): Promise<Buffer[] | null> {
+  /** Waits for the next valid message (invalid frames are dropped on the way); null once closed. */
+  private async nextReceived(sock: zmq.Subscriber): Promise<Received | null> {
     for (;;) {
+      let frames: Buffer[];
       try {
-        return await sock.receive();
+        frames = await sock.receive();
       } catch (e) {
         if (this.closed || sock.closed) return null;
         if ((e as { code?: string }).code === 'EAGAIN') continue;
         throw e;
       }
+      const r = this.accept(frames);
+      if (r) return r;
     }
   }
 
@@ -151,12 +154,7 @@ export class Subscriber implements AsyncIterable<Received> {
     if (!this.sock) this.start();
     const sock = this.sock;
     if (!sock) return;
-    for (;;) {
-      const frames = await this.nextFrames(sock);
-      if (frames === null) return;
-      const r = this.accept(frames);
-      if (r) yield r;
-    }
+    for (let r = await this.nextReceived(sock); r !== null; r = await this.nextReceived(sock)) yield r;
   }
 
   /** Iterates decoded messages only. */
@@ -172,11 +170,7 @@ export class Subscriber implements AsyncIterable<Received> {
     if (!this.sock) this.start();
     const sock = this.sock;
     if (!sock) return;
-    for (;;) {
-      const frames = await this.nextFrames(sock);
-      if (frames === null) return;
-      const r = this.accept(frames);
-      if (!r) continue;
+    for (let r = await this.nextReceived(sock); r !== null; r = await this.nextReceived(sock)) {
       try {
         const p = handler(r);
         if (p) await p;
@@ -185,6 +179,7 @@ export class Subscriber implements AsyncIterable<Received> {
       }
     }
   }
+
 
   close(): void {
     this.closed = true;

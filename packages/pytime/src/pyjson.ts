@@ -455,8 +455,73 @@ function pArray(inObject: boolean): unknown[] {
   }
 }
 
+/**
+ * Whether V8's JSON.parse gives exactly what Python's json.loads gives for this text: no escapes
+ * (keeps the check simple), and outside strings no float (a digit before '.', 'e' or 'E'), no
+ * NaN/Infinity, no "-0", no integer of 16 digits or more, and no integer-like key (JS would reorder
+ * it). Strings are skipped with indexOf, so the scan touches only the structural text.
+ */
+function nativeIsExact(text: string): boolean {
+  if (text.indexOf('\\') >= 0) return false;
+  const n = text.length;
+  let i = 0;
+  for (;;) {
+    const q = text.indexOf('"', i);
+    const segEnd = q < 0 ? n : q;
+    let digits = 0;
+    for (let k = i; k < segEnd; k++) {
+      const c = text.charCodeAt(k);
+      if (c >= 48 && c <= 57) {
+        if (++digits >= 16) return false;
+        continue;
+      }
+      if (digits > 0 && (c === 46 || c === 101 || c === 69)) return false;
+      if (c === 78 || c === 73) return false; // NaN, Infinity
+      if (c === 45 && text.charCodeAt(k + 1) === 48) return false; // -0, -0.x
+      digits = 0;
+    }
+    if (q < 0) return true;
+    const close = text.indexOf('"', q + 1);
+    if (close < 0) return true; // JSON.parse reports the error
+    // An integer-like key: digits only, followed by ':' (after optional whitespace).
+    const c0 = text.charCodeAt(q + 1);
+    if (c0 >= 48 && c0 <= 57 && INTLIKE_KEY.test(text.slice(q + 1, close))) {
+      let k = close + 1;
+      while (k < n && (text.charCodeAt(k) === 32 || text.charCodeAt(k) === 9 || text.charCodeAt(k) === 10 || text.charCodeAt(k) === 13)) k++;
+      if (text.charCodeAt(k) === 58) return false;
+    }
+    i = close + 1;
+  }
+}
+
+/** posttroll's datetime hook on a JSON.parse result (objects, and lists under objects). */
+function reviveParsed(v: unknown, inObject: boolean): unknown {
+  if (typeof v === 'string') {
+    if (inObject && maybeIso(v)) return PyDateTime.tryFromisoformat(v) ?? v;
+    return v;
+  }
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = reviveParsed(v[i], inObject);
+    return v;
+  }
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    for (const k in o) o[k] = reviveParsed(o[k], true);
+  }
+  return v;
+}
+
 /** Python `json.loads(text)` (optionally with posttroll's datetime hook). Throws PyJSONError. */
 export function loads(text: string, opts: LoadsOptions = {}): unknown {
+  if (text.length > 0 && nativeIsExact(text)) {
+    let v: unknown;
+    try {
+      v = JSON.parse(text);
+    } catch {
+      v = undefined; // let the Python-exact parser produce the error message
+    }
+    if (v !== undefined) return opts.reviveDatetimes ? reviveParsed(v, false) : v;
+  }
   S = text;
   I = 0;
   NBS = text.indexOf('\\');

@@ -57,3 +57,17 @@ test('Python truthiness of payloads', () => {
   for (const f of ['', 0, false, null, undefined, [], {}, new PyFloat(0), 0n]) assert.equal(pyTruthy(f), false, String(f));
   for (const t of ['x', 1, NaN, [0], { a: 0 }, new PyFloat(1), PyDateTime.fromisoformat('2019-01-01')]) assert.equal(pyTruthy(t), true, String(t));
 });
+
+test('loads: plain JSON (the fast path through JSON.parse) and tricky JSON give Python results', () => {
+  assert.equal(Object.is(loads('-0'), 0), true, 'the int -0 is 0');
+  assert.equal(dumps(loads('[-0, -0.0, 0]')), '[0, -0.0, 0]');
+  assert.deepEqual(loads('{"a": [1, 2.5, "x", null, true], "b": {"c": -3}}'), { a: [1, 2.5, 'x', null, true], b: { c: -3 } });
+  assert.ok(loads('{"a": 1e2}') && (loads('{"a": 1e2}') as { a: unknown }).a instanceof PyFloat);
+  assert.equal(loads('{"a": 1234567890123456}') && (loads('{"a": 1234567890123456}') as { a: unknown }).a, 1234567890123456);
+  assert.equal((loads('{"a": 12345678901234567890}') as { a: unknown }).a, 12345678901234567890n);
+  assert.equal(dumps(loads('{"b": 1, "2": 2, "a": 3}')), '{"b": 1, "2": 2, "a": 3}');
+  assert.equal(dumps(loads('{"b": "2", "a": "x: 1.0, NaN"}')), '{"b": "2", "a": "x: 1.0, NaN"}');
+  assert.ok((loads('{"t": "2019-04-22T18:28:34.800000"}', { reviveDatetimes: true }) as { t: unknown }).t instanceof PyDateTime);
+  assert.equal((loads('["2019-04-22T18:28:34.800000"]', { reviveDatetimes: true }) as unknown[])[0], '2019-04-22T18:28:34.800000');
+  for (const bad of ['{"a": 1,}', '{"a" 1}', '[1 2]', '{"a": "\u0001"}', '\ufeff{}']) assert.throws(() => loads(bad), PyJSONError, JSON.stringify(bad));
+});

@@ -492,7 +492,7 @@ export class NameServer extends EventEmitter {
     this.pub.send(beat);
     this.stats.heartbeats++;
     if (this.opts.logTraffic) this.log.debug(`heartbeat ${beat}`);
-    this.emit('heartbeat', beat);
+    this.emit('heartbeat', beat, now);
   }
 }
 

@@ -60,7 +60,11 @@ async function child(): Promise<void> {
         pub.send(`${head}"seq": ${sent}, "t_us": ${Math.round(nowUs())}}`);
         sent++;
       }
-      await new Promise((r) => setImmediate(r));
+      // Everything due is sent: sleep until the next message is due, at least a timer tick
+      // (~1 ms; at high rates the next tick sends what fell due meanwhile). Yielding with
+      // setImmediate instead would spin and take a core from the relay on a 2-core machine.
+      const wait = start + ((sent + 1) / rate) * 1000 - performance.now();
+      await new Promise((r) => setTimeout(r, Math.max(1, Math.floor(wait))));
     }
     process.send?.({ done: true, sent, secs: (performance.now() - start) / 1000 });
   });

@@ -12,6 +12,7 @@
  *
  *   node --import tsx bench/mirror.bench.ts
  *   BENCH_MIRROR_MB=200 BENCH_MIRROR_SMALL_MB=50 BENCH_MIRROR_RUNS=3 BENCH_CATALOG_ENTRIES=20000
+ *   BENCH_MIRROR_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" (node options for the mirror process)
  *
  * Build first (node_modules/.bin/tsc -b packages/mirror): the mirror runs from dist/.
  * Times are medians of the runs (best in brackets); "file" is from the mirror's first request for
@@ -96,14 +97,17 @@ async function mirrorRun(gina: FakeGina, basename: string, connections: number, 
     if (name === basename && !placedAt && fs.existsSync(path.join(sdr, basename))) placedAt = Date.now();
   });
   gina.clearLog();
-  const r = await run(process.execPath, [MIRROR_BIN, 'run', '--no-progress', '--base-dir', base, '--catalog-url', gina.catalogUrl, '--satellite', 'snpp', '--channels', basename.slice(0, 5), '--connections', String(connections)], {
+  // BENCH_MIRROR_NODE_ARGS: node options for the mirror process, e.g. "--cpu-prof --cpu-prof-dir=DIR".
+  const nodeArgs = (process.env.BENCH_MIRROR_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const r = await run(process.execPath, [...nodeArgs, MIRROR_BIN, 'run', '--no-progress', '--base-dir', base, '--catalog-url', gina.catalogUrl, '--satellite', 'snpp', '--channels', basename.slice(0, 5), '--connections', String(connections)], {
     ...process.env,
     VIIRS_TLE: 'false',
+    VIIRS_LOG_LEVEL: 'debug',
   });
   w.close();
   if (r.code !== 0 || !fs.existsSync(path.join(sdr, basename))) throw new Error(`mirror run failed (${r.code}):\n${r.out}`);
   const first = gina.requests.find((e) => e.endpoint === 'file' && e.basename === basename);
-  const line = /placed .*?\)/.exec(r.out)?.[0] ?? '';
+  const line = [/placed .*?\)/.exec(r.out)?.[0], /download and MD5 .*/.exec(r.out)?.[0]].filter(Boolean).join('; ');
   fs.rmSync(base, { recursive: true, force: true });
   return { file: (placedAt - (first?.time ?? placedAt)) / 1000, wall: r.seconds, peakMB: r.peakMB, line };
 }
@@ -147,7 +151,7 @@ async function downloads(): Promise<void> {
         times[`m${c}`]!.push(r.file);
         times[`m${c}wall`]!.push(r.wall);
         peaks[`m${c}`]!.push(r.peakMB);
-        if (i === 0) lines.push(r.line);
+        lines.push(r.line);
       }
       const s = await mirrorRun(gina, SMALL_NAME, 4, work);
       peaks.small4!.push(s.peakMB);
@@ -172,7 +176,7 @@ async function downloads(): Promise<void> {
   }
   rows.push([`viirs-mirror, 4 connections, ${SMALL_MB} MiB file (RSS does not grow with size)`, '-', '-', `${Math.max(...peaks.small4!).toFixed(0)} MB`]);
   printTable(`Download of a ${SIZE_MB} MiB HDF5 file over loopback (median of ${RUNS}; [best MiB/s])`, ['client', 'speed', 'vs curl / vs aria2c', 'peak RSS'], rows);
-  console.log('Mirror log lines (first run):');
+  console.log('Mirror log lines:');
   for (const l of lines) console.log(`  ${l}`);
   console.log(`Targets: >= 0.8x curl, >= 2x aria2c, peak RSS < 150 MB. Machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}.`);
 }

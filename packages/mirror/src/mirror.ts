@@ -301,15 +301,18 @@ export class Mirror {
       out.download = info;
       out.bytes = dl.size;
       if (md5 !== e.md5) throw new VerifyError(`MD5 mismatch: computed ${md5}, catalogue says ${e.md5} (${dl.size} bytes)`);
+      const tDownloaded = performance.now();
       try {
         await checkHdf5(tmp);
       } catch (err) {
         if (err instanceof Hdf5Error) throw new VerifyError(`bad HDF5 file: ${err.message}`);
         throw err;
       }
+      const tChecked = performance.now();
       this.place(tmp, target);
       out.status = 'placed';
       out.ms = performance.now() - t0;
+      this.log.debug(`${e.basename}: download and MD5 ${((tDownloaded - t0) / 1000).toFixed(3)} s, HDF5 check ${((tChecked - tDownloaded) / 1000).toFixed(3)} s, fsync and rename ${((performance.now() - tChecked) / 1000).toFixed(3)} s`);
       const secs = out.ms / 1000;
       this.log.info(
         `placed ${e.basename}: ${formatBytes(dl.size)} in ${secs.toFixed(2)} s (${formatBytes(dl.size / Math.max(secs, 0.001))}/s, ` +

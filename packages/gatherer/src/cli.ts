@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, cli, createLogger, envHelp, envValue, onShutdown, parseNumberStrict, parsePort, resolveBaseDir, runMain, basePaths } from '@viirs/common';
+import { ConfigError, cli, createLogger, envHelp, envValue, onShutdown, parseNumberStrict, parsePort, resolveBaseDir, runMain, basePaths, startMallocTrim } from '@viirs/common';
 import { readConfig as readPosttrollConfig } from '@viirs/posttroll';
 import { loadConfig } from './config.js';
 import { GathererService, stateName } from './service.js';
@@ -108,6 +108,8 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     throw e;
   }
   logger.info(`${PROG} started: ${config.section ? `[${config.section}] of ` : ''}${configFile}, ${service.gatherer.slots.size} open slot(s) restored`);
+  // Bursts leave freed memory in glibc's arenas; hand it back to the kernel now and then.
+  startMallocTrim();
   onShutdown(async (signal) => {
     logger.info(`Caught ${signal}, saving open slots and stopping.`);
     await service.stop();

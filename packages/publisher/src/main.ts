@@ -4,7 +4,7 @@
  *   viirs-publisher [--port 29092] [--nameserver HOST]
  */
 import path from 'node:path';
-import { cli, ConfigError, createLogger, envHelp, envValue, onShutdown, parsePort, resolveBaseDir, runMain } from '@viirs/common';
+import { cli, ConfigError, createLogger, envHelp, envValue, onShutdown, parsePort, resolveBaseDir, runMain, startMallocTrim } from '@viirs/common';
 import { ConfigError as PtConfigError, getConfig } from '@viirs/posttroll';
 import { DEFAULT_RELAY_PORT, Relay } from './relay.js';
 
@@ -71,6 +71,8 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     throw e;
   }
   logger.info(`${PROG} running on port ${relay.port}`);
+  // Overload bursts leave freed memory in glibc's arenas; hand it back to the kernel now and then.
+  startMallocTrim();
   onShutdown(async (signal) => {
     logger.info(`${signal}: stopping after relaying ${relay.stats.relayed} messages`);
     await relay.stop();

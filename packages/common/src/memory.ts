@@ -1,0 +1,43 @@
+/**
+ * Giving freed memory back after bursts. glibc keeps what a burst freed in its per-thread arenas
+ * (zeromq's I/O thread queues the backlog there, V8's workers have their own): fragmented, so
+ * free() never returns it and the daemon stays at its peak RSS. malloc_trim(0) hands every free
+ * page back to the kernel; the daemons call it on a slow timer (the native helper is built by
+ * native/build.mjs; without it, or off glibc, nothing happens).
+ */
+import { createRequire } from 'node:module';
+
+type Trim = () => boolean;
+let trim: Trim | null | undefined;
+
+/** The native malloc_trim(0), or null when the addon is not built. */
+export function mallocTrimFunction(): Trim | null {
+  if (trim === undefined) {
+    try {
+      trim = (createRequire(import.meta.url)('../native/build/malloc_trim.node') as { mallocTrim: Trim }).mallocTrim;
+    } catch {
+      trim = null;
+    }
+  }
+  return trim;
+}
+
+/** Seconds between trims: VIIRS_MALLOC_TRIM_SECONDS (0 disables), default 10. */
+export function mallocTrimSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.VIIRS_MALLOC_TRIM_SECONDS?.trim();
+  const n = v ? Number(v) : NaN;
+  return Number.isFinite(n) && n >= 0 ? n : 10;
+}
+
+/**
+ * Calls malloc_trim(0) every `seconds` (default VIIRS_MALLOC_TRIM_SECONDS, else 10) on an
+ * unref'd timer; a trim takes well under a millisecond idle, a few after a burst. Returns a
+ * stop function; false instead when trimming is off or unavailable.
+ */
+export function startMallocTrim(seconds = mallocTrimSeconds()): (() => void) | false {
+  const fn = seconds > 0 ? mallocTrimFunction() : null;
+  if (!fn) return false;
+  const t = setInterval(fn, seconds * 1000);
+  t.unref();
+  return () => clearInterval(t);
+}

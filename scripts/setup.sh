@@ -19,4 +19,6 @@ npx -y pnpm@10 install --frozen-lockfile --reporter=append-only
 
 echo "setup: building"
 node_modules/.bin/tsc -b
+# The daemons' malloc_trim helper (a few lines of C against Node's headers; optional at run time).
+node packages/common/native/build.mjs
 echo "setup: done"

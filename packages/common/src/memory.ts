@@ -6,6 +6,7 @@
  * native/build.mjs; without it, or off glibc, nothing happens).
  */
 import { createRequire } from 'node:module';
+import { parseNumberStrict } from './config.js';
 
 type Trim = () => boolean;
 let trim: Trim | null | undefined;
@@ -22,19 +23,21 @@ export function mallocTrimFunction(): Trim | null {
   return trim;
 }
 
-/** Seconds between trims: VIIRS_MALLOC_TRIM_SECONDS (0 disables), default 10. */
+/**
+ * Seconds between trims: VIIRS_MALLOC_TRIM_SECONDS (0 disables), default 10. A value that is not
+ * a number of seconds is a ConfigError (one line, exit code 2), like every other setting.
+ */
 export function mallocTrimSeconds(env: NodeJS.ProcessEnv = process.env): number {
   const v = env.VIIRS_MALLOC_TRIM_SECONDS?.trim();
-  const n = v ? Number(v) : NaN;
-  return Number.isFinite(n) && n >= 0 ? n : 10;
+  return v ? parseNumberStrict('VIIRS_MALLOC_TRIM_SECONDS', v, { min: 0 }) : 10;
 }
 
 /**
- * Calls malloc_trim(0) every `seconds` (default VIIRS_MALLOC_TRIM_SECONDS, else 10) on an
+ * Calls malloc_trim(0) every `seconds` (see mallocTrimSeconds) on an
  * unref'd timer; a trim takes well under a millisecond idle, a few after a burst. Returns a
  * stop function; false instead when trimming is off or unavailable.
  */
-export function startMallocTrim(seconds = mallocTrimSeconds()): (() => void) | false {
+export function startMallocTrim(seconds: number): (() => void) | false {
   const fn = seconds > 0 ? mallocTrimFunction() : null;
   if (!fn) return false;
   const t = setInterval(fn, seconds * 1000);

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, cli, createLogger, envHelp, envValue, onShutdown, parseNumberStrict, parsePort, resolveBaseDir, runMain, basePaths, startMallocTrim } from '@viirs/common';
+import { ConfigError, cli, createLogger, envHelp, envValue, onShutdown, parseNumberStrict, parsePort, resolveBaseDir, runMain, basePaths, mallocTrimSeconds, startMallocTrim } from '@viirs/common';
 import { readConfig as readPosttrollConfig } from '@viirs/posttroll';
 import { loadConfig } from './config.js';
 import { GathererService, stateName } from './service.js';
@@ -66,7 +66,8 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     .epilog(
       'Messaging follows the config: nameservers / addresses / services / publish_port (see README). posttroll settings come from ' +
         'POSTTROLL_* variables (e.g. POSTTROLL_NAMESERVER_PORT, POSTTROLL_BROADCAST_PORT, POSTTROLL_MULTICAST_INTERFACE). ' +
-        'SIGINT/SIGTERM save the open slots and exit at once. Bad configuration: one line on stderr, exit code 2.',
+        'SIGINT/SIGTERM save the open slots and exit at once. VIIRS_MALLOC_TRIM_SECONDS (default 10, 0: off): seconds between ' +
+        'malloc_trim(0) calls that give memory freed after a burst back to the system. Bad configuration: one line on stderr, exit code 2.',
     )
     .parseAsync();
 
@@ -76,6 +77,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     throw new ConfigError('give the product section with -C (viirs_tir, viirs_vis, viirs_btd or viirs_mir), or a YAML config with -c');
   }
   const memory = parseNumberStrict('--memory', (argv.memory as string | undefined) ?? envValue('VIIRS_GATHERER_MEMORY') ?? '21600', { min: 0 });
+  const trimSeconds = mallocTrimSeconds();
   const grace = parseNumberStrict('--startup-grace', (argv['startup-grace'] as string | undefined) ?? envValue('VIIRS_GATHERER_STARTUP_GRACE') ?? '5', { min: 0 });
   try {
     readPosttrollConfig();
@@ -109,7 +111,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
   }
   logger.info(`${PROG} started: ${config.section ? `[${config.section}] of ` : ''}${configFile}, ${service.gatherer.slots.size} open slot(s) restored`);
   // Bursts leave freed memory in glibc's arenas; hand it back to the kernel now and then.
-  startMallocTrim();
+  startMallocTrim(trimSeconds);
   onShutdown(async (signal) => {
     logger.info(`Caught ${signal}, saving open slots and stopping.`);
     await service.stop();

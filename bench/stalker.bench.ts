@@ -105,8 +105,10 @@ async function main(): Promise<void> {
   const staging = path.join(base, 'tmp');
   fs.mkdirSync(staging, { recursive: true });
   const port = await freePort();
-  // The node options pm2 gives the daemons (ecosystem.config.js).
-  const child = spawn(process.execPath, ['--max-semi-space-size=1', BIN, '-C', 'viirs', '-p', String(port), '-n', 'false', '--base-dir', base], {
+  // BENCH_CHILD_NODE_ARGS: node options for the stalker; default the ones pm2 gives the daemons
+  // (ecosystem.config.js).
+  const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, BIN, '-C', 'viirs', '-p', String(port), '-n', 'false', '--base-dir', base], {
     env: { ...process.env, MAILHOST: '' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -6,7 +6,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Message, Publisher, Subscriber, decodeMessage, PyDateTime } from '@viirs/posttroll';
+import { Message, Publisher, Subscriber, decodeMessage, PyDateTime, zmq } from '@viirs/posttroll';
 import { freePort } from '../test/helpers/net.js';
 import { printTable, percentile } from './lib.js';
 
@@ -100,14 +100,17 @@ async function run(): Promise<void> {
   let lastAt = 0;
   const lat: number[] = [];
   let recordLatency = false;
-  void sub.run((r) => {
-    const d = r.message.data as { seq: number; t_us?: number };
-    if (measuring && d.seq !== lastSeq + 1) outOfOrder++;
-    lastSeq = d.seq;
+  const onMessage = (seq: number, tUs: number | undefined): void => {
+    if (measuring && seq !== lastSeq + 1) outOfOrder++;
+    lastSeq = seq;
     received++;
     lastAt = performance.now();
     if (received === 1) firstAt = lastAt;
-    if (recordLatency && d.t_us) lat.push(nowUs() - d.t_us);
+    if (recordLatency && tUs) lat.push(nowUs() - tUs);
+  };
+  const subLoop = sub.run((r) => {
+    const d = r.message.data as { seq: number; t_us?: number };
+    onMessage(d.seq, d.t_us);
   });
   const burst = async (rate: number, count: number, stamp: boolean): Promise<{ sent: number; got: number; secs: number; recvSecs: number }> => {
     received = 0;
@@ -155,6 +158,38 @@ async function run(): Promise<void> {
   rows.push(['latency at 1000 msg/s, two processes, p50', `${(percentile(lat, 50) / 1000).toFixed(3)} ms`, '']);
   rows.push(['latency at 1000 msg/s, two processes, p99', `${(percentile(lat, 99) / 1000).toFixed(3)} ms`, '≤ 1 ms (Python 1.2 ms)']);
 
+  // For scale, the transport alone: the same publisher and rate, received by a bare zeromq.js SUB
+  // socket that only reads seq and t_us from the end of the frame (no posttroll decode).
+  sub.close();
+  await subLoop.catch(() => undefined);
+  const raw = new zmq.Subscriber({ receiveHighWaterMark: 0 });
+  raw.connect(`tcp://127.0.0.1:${port}`);
+  raw.subscribe('pytroll://AVO/viirs/sdr');
+  const tail = /"seq": (\d+), "t_us": (\d+)\}$/;
+  const rawLoop = (async () => {
+    for (;;) {
+      let frame: Buffer | undefined;
+      try {
+        [frame] = await raw.receive();
+      } catch {
+        return;
+      }
+      const m = tail.exec(frame!.toString('latin1', Math.max(0, frame!.length - 60)));
+      if (m) onMessage(Number(m[1]), Number(m[2]));
+    }
+  })();
+  const disorderBefore = outOfOrder;
+  for (let i = 0; i < 50 && received === 0; i++) await burst(1000, 10, false);
+  outOfOrder = disorderBefore; // the warm-up may join in the middle of a burst
+  recordLatency = true;
+  lat.length = 0;
+  await burst(1000, 5000, true);
+  recordLatency = false;
+  lat.sort((a, b) => a - b);
+  rows.push(['  transport floor: bare zeromq.js SUB, same publisher, p50 / p99', `${(percentile(lat, 50) / 1000).toFixed(3)} / ${(percentile(lat, 99) / 1000).toFixed(3)} ms`, '']);
+  raw.close();
+  await rawLoop;
+
   // The same with publisher and subscriber in one process (one event loop; as a Python test with
   // a receiving thread would measure it).
   const port2 = await freePort();
@@ -183,7 +218,6 @@ async function run(): Promise<void> {
   await pub2.stop();
   rows.push(['messages out of order', String(outOfOrder), '0']);
 
-  sub.close();
   pubProc.kill();
   printTable('posttroll wire library', ['measure', 'result', 'target / Python'], rows);
   process.exit(0);

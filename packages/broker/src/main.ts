@@ -15,6 +15,9 @@ import {
   parsePort,
   resolveBaseDir,
   runMain,
+  mallocTrimSeconds,
+  startMallocTrim,
+  MALLOC_TRIM_HELP,
 } from '@viirs/common';
 import { ConfigError as PtConfigError, getConfig } from '@viirs/posttroll';
 import { Broker, DEFAULT_TASKER_PORT, DEFAULT_TOPIC, DEFAULT_UPDATER_PORT, type BrokerOptions } from './broker.js';
@@ -126,6 +129,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
         'posttroll settings from the environment, as Python posttroll reads them:',
         '  POSTTROLL_NAMESERVER_PORT, POSTTROLL_ADDRESS_PUBLISH_PORT (address feed).',
         'Logging: <base>/log/broker.log, VIIRS_LOG_LEVEL; error mail: MAILHOST, LOG_SENDER, LOG_RECIPIENT.',
+        MALLOC_TRIM_HELP,
         'Bad configuration: one line on stderr, exit code 2. SIGINT/SIGTERM: clean stop.',
       ].join('\n'),
     )
@@ -151,6 +155,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     throw e;
   }
   const opts = resolveOptions(a);
+  const trimSeconds = mallocTrimSeconds();
   const logger = createLogger({ name: 'broker', logDir: path.join(opts.baseDir, 'log'), ...(a.verbose ? { level: 'debug' as const } : {}) });
   let broker: Broker;
   try {
@@ -169,6 +174,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     }
     throw e;
   }
+  startMallocTrim(trimSeconds);
   onShutdown(async (signal) => {
     logger.info(`${signal}: stopping`);
     await broker.stop();

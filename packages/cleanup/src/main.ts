@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { cli, createLogger, envHelp, envValue, onShutdown, parseIntStrict, resolveBaseDir, runMain, type AppLogger } from '@viirs/common';
+import { cli, createLogger, envHelp, envValue, onShutdown, parseIntStrict, resolveBaseDir, runMain, mallocTrimSeconds, startMallocTrim, MALLOC_TRIM_HELP, type AppLogger } from '@viirs/common';
 import { cleanup, parseRetention, resolveCleanupBase, summaryLine, type RemovedEntry } from './cleanup.js';
 import { CleanupDaemon, DEFAULT_SCHEDULE, validateSchedule } from './daemon.js';
 
@@ -47,6 +47,7 @@ async function main(argv: string[]): Promise<number | void> {
         'Environment: VIIRS_BASE_DIR, VIIRS_RETENTION, VIIRS_CLEANUP_SCHEDULE, VIIRS_CLEANUP_CONCURRENCY.',
         'Logs go to <base>/log/cleanup.log (VIIRS_LOG_LEVEL); errors are mailed when MAILHOST,',
         'LOG_SENDER and LOG_RECIPIENT are set. Bad configuration: one error line on stderr, exit code 2.',
+        `daemon: ${MALLOC_TRIM_HELP}`,
       ].join('\n'),
     );
   const a = (await y.parseAsync()) as unknown as Args;
@@ -60,6 +61,7 @@ async function main(argv: string[]): Promise<number | void> {
   const concurrency = parseIntStrict('concurrency (VIIRS_CLEANUP_CONCURRENCY)', a.concurrency ?? envValue('VIIRS_CLEANUP_CONCURRENCY') ?? '64', { min: 1, max: 4096 });
   const schedule = a.schedule ?? envValue('VIIRS_CLEANUP_SCHEDULE') ?? DEFAULT_SCHEDULE;
   if (command === 'daemon') validateSchedule(schedule);
+  const trimSeconds = command === 'daemon' ? mallocTrimSeconds() : 0;
   const wanted = resolveBaseDir(a.baseDir);
   if (retention === null && command === 'run') {
     // Nothing to do: say so, without creating anything (not even the log dir).
@@ -101,6 +103,7 @@ async function main(argv: string[]): Promise<number | void> {
     onRemove: dryRun ? (e) => log.info(`cleanup: would remove ${listing(e)}`) : undefined,
   });
   daemon.start();
+  startMallocTrim(trimSeconds);
   onShutdown(async (signal) => {
     log.info(`cleanup daemon stopping (${signal})`);
     await daemon.stop();

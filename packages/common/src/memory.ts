@@ -44,3 +44,7 @@ export function startMallocTrim(seconds: number): (() => void) | false {
   t.unref();
   return () => clearInterval(t);
 }
+
+/** The --help line every daemon shows for VIIRS_MALLOC_TRIM_SECONDS. */
+export const MALLOC_TRIM_HELP =
+  'VIIRS_MALLOC_TRIM_SECONDS (default 10, 0: off): seconds between malloc_trim(0) calls that give memory freed after a burst back to the system.';

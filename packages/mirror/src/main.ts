@@ -22,6 +22,9 @@ import {
   parseNumberStrict,
   resolveBaseDir,
   runMain,
+  mallocTrimSeconds,
+  startMallocTrim,
+  MALLOC_TRIM_HELP,
 } from '@viirs/common';
 import {
   DEFAULT_BACKFILL_DAYS,
@@ -192,6 +195,7 @@ const EPILOGUE = [
   'environment variables) override the queues file. Each queue holds a lock <base>/tmp/<queue>.lock while it runs; a second',
   'run of the same queue skips it with an INFO line.',
   'Logging: VIIRS_LOG_LEVEL; error mail with MAILHOST, LOG_SENDER, LOG_RECIPIENT.',
+  `daemon: ${MALLOC_TRIM_HELP}`,
   'Bad configuration: one line on stderr, exit code 2. SIGINT/SIGTERM: downloads stop, temp files are removed.',
 ].join('\n');
 
@@ -301,6 +305,7 @@ async function cmdRun(a: MirrorArgs & { withTle?: boolean }): Promise<number> {
 }
 
 async function cmdDaemon(a: MirrorArgs): Promise<void> {
+  const trimSeconds = mallocTrimSeconds();
   const { cfg, log, tty, close } = setup(a);
   log.info(`${PROG} daemon: catalogue ${cfg.catalogUrl}; queues: ${describeQueues(cfg.queues)}`);
   const d = new MirrorDaemon({
@@ -311,6 +316,8 @@ async function cmdDaemon(a: MirrorArgs): Promise<void> {
     onPass: (r) => log.info(summary(r)),
   });
   d.start();
+  // Between passes the daemon is idle: give the buffers a pass freed back to the kernel.
+  startMallocTrim(trimSeconds);
   onShutdown(async (signal) => {
     log.info(`${signal}: stopping`);
     await d.stop();

@@ -4,7 +4,7 @@
  *   viirs-nameserver [--no-multicast] [-L] [-v] [-l FILE] [--max-age SECONDS] [--port N] …
  */
 import path from 'node:path';
-import { cli, ConfigError, createLogger, envHelp, envValue, onShutdown, parseBool, parseNumberStrict, parsePort, resolveBaseDir, runMain } from '@viirs/common';
+import { cli, ConfigError, createLogger, envHelp, envValue, onShutdown, parseBool, parseNumberStrict, parsePort, resolveBaseDir, runMain, mallocTrimSeconds, startMallocTrim, MALLOC_TRIM_HELP } from '@viirs/common';
 import { ConfigError as PtConfigError, getConfig, type PosttrollConfig } from '@viirs/posttroll';
 import { DEFAULT_MAX_AGE_S, NameServer } from './nameserver.js';
 
@@ -100,6 +100,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
         `  ${envHelp('interface address to join the group on', 'POSTTROLL_MULTICAST_INTERFACE')}`,
         '  NAMESERVER_PORT (legacy name of POSTTROLL_NAMESERVER_PORT), POSTTROLL_MESSAGE_VERSION.',
         'Logging: VIIRS_LOG_LEVEL; error mail with MAILHOST, LOG_SENDER, LOG_RECIPIENT.',
+        MALLOC_TRIM_HELP,
         'Bad configuration: one line on stderr, exit code 2. SIGINT/SIGTERM: clean stop.',
       ].join('\n'),
     )
@@ -117,6 +118,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     baseDir: argv['base-dir'] as string | undefined,
   };
   const opts = resolveOptions(a);
+  const trimSeconds = mallocTrimSeconds();
   const target = logTarget(a);
   const logger = createLogger({ ...target, ...(a.verbose ? { level: 'debug' as const } : {}) });
   // winston formats every line before its transports filter by level: skip debug calls early.
@@ -132,6 +134,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     }
     throw e;
   }
+  startMallocTrim(trimSeconds);
   logger.info(`${PROG} running (${opts.multicast ? 'multicast' : 'no multicast'}; ports: query ${ns.ports.nameserver}, feed ${ns.ports.addressPublish}, announcements ${ns.ports.broadcast})`);
   onShutdown(async (signal) => {
     logger.info(`${signal}: stopping`);

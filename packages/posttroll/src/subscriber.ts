@@ -49,6 +49,8 @@ export interface SubscriberStats {
 export class Subscriber implements AsyncIterable<Received> {
   protected sock: zmq.Subscriber | null = null;
   private readonly uris = new Set<string>();
+  /** Addresses refused for their message version (logged once each). */
+  private readonly versionRefused = new Set<string>();
   readonly topics: string[];
   protected readonly log: Logger;
   readonly stats: SubscriberStats = { received: 0, invalid: 0, filtered: 0 };
@@ -83,7 +85,10 @@ export class Subscriber implements AsyncIterable<Received> {
     const uri = uriOf(address);
     if (!uri || this.uris.has(uri)) return false;
     if (!versionSupported(address)) {
-      this.log.info(`not subscribing to ${uri}: it writes message version ${(address as AddressRecord).supported_message_version}`);
+      if (!this.versionRefused.has(uri)) {
+        this.versionRefused.add(uri);
+        this.log.info(`not subscribing to ${uri}: it writes message version ${(address as AddressRecord).supported_message_version}`);
+      }
       return false;
     }
     try {
@@ -198,6 +203,14 @@ export interface NSSubscriberOptions extends SubscriberOptions {
   timeout?: number;
   /** Follow the nameserver's address feed (add/remove notices on 16543). */
   addrListener?: boolean;
+  /**
+   * With addrListener: seconds between follow-up lookups at the nameserver that add any publisher
+   * the feed did not bring (default 30; 0: none). The feed only announces a publisher once, when
+   * the nameserver first hears of it; a notice sent before this subscriber's feed subscription
+   * took effect (ZeroMQ's slow joiner) or while the nameserver was unreachable would otherwise be
+   * missed for good. The first follow-up comes a second after the initial lookup.
+   */
+  refreshInterval?: number;
 }
 
 /**
@@ -209,6 +222,7 @@ export class NSSubscriber extends Subscriber {
   readonly services: string[];
   private addrSock: zmq.Subscriber | null = null;
   private stopping = false;
+  private refreshTimer: NodeJS.Timeout | null = null;
   /** Resolves when the initial nameserver lookups have finished (found, or timed out). */
   discovered: Promise<void> = Promise.resolve();
 
@@ -226,7 +240,34 @@ export class NSSubscriber extends Subscriber {
     super.start();
     if (this.nsopts.addrListener && !this.addrSock) this.listenAddresses();
     this.discovered = this.discover();
+    const every = this.nsopts.refreshInterval ?? 30;
+    if (this.nsopts.addrListener && every > 0 && !this.refreshTimer) {
+      const schedule = (ms: number): void => {
+        if (this.stopping) return;
+        this.refreshTimer = setTimeout(() => void this.refresh().finally(() => schedule(every * 1000)), ms);
+        this.refreshTimer.unref();
+      };
+      void this.discovered.then(() => schedule(Math.min(1000, every * 1000)));
+    }
     return this;
+  }
+
+  /** One follow-up lookup of every service; adds publishers not subscribed to yet. */
+  private async refresh(): Promise<void> {
+    for (const service of this.services) {
+      if (this.stopping) return;
+      let recs: AddressRecord[];
+      try {
+        recs = await getPubAddress(service, { nameserver: this.nameserver, timeout: 2 });
+      } catch (e) {
+        this.log.debug(`follow-up lookup of ${service === '' ? 'all services' : service} at ${this.nameserver} failed: ${(e as Error).message}`);
+        continue;
+      }
+      if (this.stopping) return;
+      for (const r of recs) {
+        if (this.add(r)) this.log.info(`new publisher ${r.URI} (${serviceList(r.service).join(', ')}), found by a follow-up lookup at the nameserver`);
+      }
+    }
   }
 
   private wants(services: string[]): boolean {
@@ -307,6 +348,8 @@ export class NSSubscriber extends Subscriber {
 
   override close(): void {
     this.stopping = true;
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    this.refreshTimer = null;
     const a = this.addrSock;
     this.addrSock = null;
     a?.close();

@@ -219,6 +219,68 @@ test('NSSubscriber finds a publisher through a nameserver and follows the addres
   }
 });
 
+test('NSSubscriber with an address listener adds a publisher whose feed notice it missed, by a follow-up lookup', async () => {
+  // The feed announces a publisher only once; here it never does (as when the notice went out
+  // before the subscription took effect). Only the nameserver's answers know the publisher.
+  const nsPort = await freePort();
+  const feedPort = await freePort();
+  setConfig({ nameserverPort: nsPort, addressPublishPort: feedPort });
+  const rep = new zmq.Reply({ linger: 0 });
+  await rep.bind(`tcp://127.0.0.1:${nsPort}`);
+  const feed = new zmq.Publisher({ linger: 0 });
+  await feed.bind(`tcp://127.0.0.1:${feedPort}`);
+  const registry: Array<Record<string, unknown>> = [];
+  let queries = 0;
+  let stop = false;
+  void (async () => {
+    while (!stop) {
+      try {
+        await rep.receive();
+        queries++;
+        await rep.send(
+          registry.length
+            ? new Message({ subject: '/oper/ns', type: 'info', data: registry, version: 'v1.01' }).encode()
+            : 'pytroll://oper/ns info user@host 2024-01-02T03:04:05 v1.01',
+        );
+      } catch {
+        return;
+      }
+    }
+  })();
+  const pub = await new Publisher({ port: 0, host: '127.0.0.1' }).start();
+  const uri = `tcp://127.0.0.1:${pub.port}`;
+  const refreshing = new NSSubscriber({ services: 'late', nameserver: '127.0.0.1', addrListener: true, timeout: 0.2, refreshInterval: 0.3, topics: '/late' }).start();
+  const feedOnly = new NSSubscriber({ services: 'late', nameserver: '127.0.0.1', addrListener: true, timeout: 0.2, refreshInterval: 0, topics: '/late' }).start();
+  try {
+    await Promise.all([refreshing.discovered, feedOnly.discovered]);
+    assert.deepEqual(refreshing.addresses, []);
+    registry.push({ URI: uri, service: ['late'], supported_message_version: 'v1.2', backend: 'unsecure_zmq', status: true, name: 'address' });
+    await waitFor(() => refreshing.addresses.includes(uri), 5000, 20, 'the follow-up lookup');
+    const it = refreshing[Symbol.asyncIterator]();
+    const next = it.next();
+    let got: IteratorResult<Received> | undefined;
+    await waitFor(async () => {
+      pub.publish(new Message({ subject: '/late', type: 'info', data: 'found' }));
+      got = await Promise.race([next, new Promise<undefined>((r) => setTimeout(r, 50))]);
+      return got !== undefined;
+    });
+    assert.equal(got!.value.message.data, 'found');
+    // Without follow-up lookups the missed notice stays missed.
+    const before = queries;
+    await new Promise((r) => setTimeout(r, 700));
+    assert.deepEqual(feedOnly.addresses, []);
+    assert.ok(queries > before, 'the refreshing subscriber keeps asking');
+  } finally {
+    stop = true;
+    refreshing.close();
+    feedOnly.close();
+    await pub.stop();
+    rep.close();
+    feed.close();
+    resetConfig();
+  }
+});
+
 test('nameserver client: sequential queries reuse one connection; a timed-out socket is replaced', async () => {
   const port = await freePort();
   const rep = new zmq.Reply({ linger: 0 });

@@ -5,7 +5,7 @@
  *                 [-i INSTRUMENTS] [-e EVENTS] [-n NAMESERVERS] [-v] [--base-dir DIR]
  */
 import path from 'node:path';
-import { cli, ConfigError, createLogger, envHelp, envValue, onShutdown, parseLevel, parseNumberStrict, resolveBaseDir, runMain, basePaths, type Level } from '@viirs/common';
+import { cli, ConfigError, createLogger, envHelp, envValue, onShutdown, parseLevel, parseNumberStrict, resolveBaseDir, runMain, basePaths, mallocTrimSeconds, startMallocTrim, MALLOC_TRIM_HELP, type Level } from '@viirs/common';
 import { ConfigError as PtConfigError, getConfig } from '@viirs/posttroll';
 import { DEFAULT_CONFIG_FILE, DEFAULT_SECTION, readSection, resolveSettings, type StalkerSettings } from './config.js';
 import { Stalker } from './stalker.js';
@@ -107,6 +107,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
         '  POSTTROLL_BROADCAST_PORT (21200), POSTTROLL_MC_GROUP, POSTTROLL_MULTICAST_INTERFACE, POSTTROLL_PUB_MIN_PORT/MAX_PORT, …',
         '  VIIRS_ADVERTISE_IP: address announced for the publisher.',
         'Logging: VIIRS_LOG_LEVEL; error mail with MAILHOST, LOG_SENDER, LOG_RECIPIENT.',
+        MALLOC_TRIM_HELP,
         'Bad configuration: one line on stderr, exit code 2. SIGINT/SIGTERM: clean stop.',
       ].join('\n'),
     )
@@ -129,11 +130,14 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     inotifywait: argv.inotifywait as string | undefined,
   };
   const r = resolveCli(a);
+  const trimSeconds = mallocTrimSeconds();
   const logger = createLogger({ name: 'stalker', logDir: basePaths(r.baseDir).log, level: r.level });
   const debugOn = logger.winston.isLevelEnabled('debug');
   const log = { info: logger.info, warn: logger.warn, error: logger.error, debug: debugOn ? logger.debug : () => {}, isDebug: debugOn };
   const stalker = new Stalker({ settings: r.settings, logger: log, inotifywait: r.inotifywait, rescanWindowMs: r.rescanWindowMs });
   await stalker.start();
+  // Bursts of files leave freed memory in glibc's arenas; hand it back to the kernel now and then.
+  startMallocTrim(trimSeconds);
   logger.info(`${PROG} running: [${r.settings.section}] of ${r.settings.configFile}, pattern ${r.settings.filepattern}`);
   onShutdown(async (signal) => {
     logger.info(`${signal}: stopping`);

@@ -1,7 +1,7 @@
-// Builds native/build/malloc_trim.node (run by `pnpm install` through the package's install
-// script; run it by hand after a fresh clone if install scripts were skipped). Needs a C
-// compiler (CC, default cc) and Node's headers (<node>/include/node). Without them it says so
-// and exits 0: the daemons then run without trimming (see src/memory.ts).
+// Builds native/build/malloc_trim.node (run by scripts/setup.sh and the Dockerfile; by hand:
+// `node packages/common/native/build.mjs`). Needs a C compiler (CC, default cc) and Node's
+// headers (<node>/include/node). Without them it says so and exits 0: the daemons then run
+// without trimming (see src/memory.ts).
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -17,6 +17,56 @@ import {
 } from '../src/index.js';
 import { freePort, nextItem, waitFor } from '../../../test/helpers/net.js';
 
+/**
+ * A tiny in-test nameserver on free ports, set as posttroll's: a REP socket answering every query
+ * with `answer()`, and an address-feed PUB that sends only what the test sends on it.
+ */
+async function inTestNameserver(answer: () => string): Promise<{ feed: zmq.Publisher; queries: () => number; close: () => void }> {
+  const nsPort = await freePort();
+  const feedPort = await freePort();
+  setConfig({ nameserverPort: nsPort, addressPublishPort: feedPort });
+  const rep = new zmq.Reply({ linger: 0 });
+  await rep.bind(`tcp://127.0.0.1:${nsPort}`);
+  const feed = new zmq.Publisher({ linger: 0 });
+  await feed.bind(`tcp://127.0.0.1:${feedPort}`);
+  let queries = 0;
+  let stop = false;
+  void (async () => {
+    while (!stop) {
+      try {
+        await rep.receive();
+        queries++;
+        await rep.send(answer());
+      } catch {
+        return;
+      }
+    }
+  })();
+  return {
+    feed,
+    queries: () => queries,
+    close: () => {
+      stop = true;
+      rep.close();
+      feed.close();
+      resetConfig();
+    },
+  };
+}
+
+/** Publishes (again and again, as ZeroMQ may still be connecting) until the iterator yields. */
+async function receiveWhilePublishing(it: AsyncIterator<Received>, publish: () => void): Promise<Received> {
+  const next = it.next();
+  let got: IteratorResult<Received> | undefined;
+  await waitFor(async () => {
+    publish();
+    got = await Promise.race([next, new Promise<undefined>((r) => setTimeout(() => r(undefined), 50))]);
+    return got !== undefined;
+  });
+  assert.ok(got && !got.done, 'the subscriber ended');
+  return got.value;
+}
+
 test('publisher -> subscriber round trip with topic prefix filtering', async () => {
   const pub = await new Publisher({ port: 0, host: '127.0.0.1' }).start();
   const sub = new Subscriber({ addresses: [`tcp://127.0.0.1:${pub.port}`], topics: ['/AVO/viirs/sdr'] }).start();
@@ -24,18 +74,13 @@ test('publisher -> subscriber round trip with topic prefix filtering', async () 
   try {
     const wanted = new Message({ subject: '/AVO/viirs/sdr', type: 'file', data: { uid: 'x.h5' } });
     const other = new Message({ subject: '/AVO/viirs/granule/tir', type: 'dataset', data: { a: 1 } });
-    let got: IteratorResult<Received> | undefined;
     // PUB/SUB needs the subscription to propagate: resend until it arrives.
-    const next = it.next();
-    await waitFor(async () => {
+    const got = await receiveWhilePublishing(it, () => {
       pub.publish(other);
       pub.publish(wanted);
-      got = await Promise.race([next, new Promise<undefined>((r) => setTimeout(r, 50))]);
-      return got !== undefined;
     });
-    assert.ok(got && !got.done);
-    assert.equal(got.value.message.subject, '/AVO/viirs/sdr');
-    assert.equal(got.value.frame.toString(), wanted.encode());
+    assert.equal(got.message.subject, '/AVO/viirs/sdr');
+    assert.equal(got.frame.toString(), wanted.encode());
   } finally {
     sub.close();
     await pub.stop();
@@ -168,25 +213,8 @@ test('nameserver client: request shape, matches and the 5-field no-match reply',
 });
 
 test('NSSubscriber finds a publisher through a nameserver and follows the address feed', async () => {
-  // A tiny in-test nameserver: REP for queries plus an address PUB.
-  const nsPort = await freePort();
-  const feedPort = await freePort();
-  setConfig({ nameserverPort: nsPort, addressPublishPort: feedPort });
-  const rep = new zmq.Reply({ linger: 0 });
-  await rep.bind(`tcp://127.0.0.1:${nsPort}`);
-  const feed = new zmq.Publisher({ linger: 0 });
-  await feed.bind(`tcp://127.0.0.1:${feedPort}`);
-  let stop = false;
-  void (async () => {
-    while (!stop) {
-      try {
-        await rep.receive();
-        await rep.send('pytroll://oper/ns info user@host 2024-01-02T03:04:05 v1.01');
-      } catch {
-        return;
-      }
-    }
-  })();
+  const ns = await inTestNameserver(() => 'pytroll://oper/ns info user@host 2024-01-02T03:04:05 v1.01');
+  const { feed } = ns;
   const pub = await new Publisher({ port: 0, host: '127.0.0.1' }).start();
   const sub = new NSSubscriber({ services: '', nameserver: '127.0.0.1', addrListener: true, timeout: 0.2, topics: '/late' }).start();
   const it = sub[Symbol.asyncIterator]();
@@ -196,57 +224,27 @@ test('NSSubscriber finds a publisher through a nameserver and follows the addres
       await feed.send(add);
       return sub.addresses.includes(`tcp://127.0.0.1:${pub.port}`);
     });
-    const next = it.next();
-    let got: IteratorResult<Received> | undefined;
-    await waitFor(async () => {
-      pub.publish(new Message({ subject: '/late', type: 'info', data: 'hello' }));
-      got = await Promise.race([next, new Promise<undefined>((r) => setTimeout(r, 50))]);
-      return got !== undefined;
-    });
-    assert.equal(got!.value.message.data, 'hello');
+    const got = await receiveWhilePublishing(it, () => pub.publish(new Message({ subject: '/late', type: 'info', data: 'hello' })));
+    assert.equal(got.message.data, 'hello');
     const rm = new Message({ subject: '/address/address', type: 'info', data: { status: false, URI: `tcp://127.0.0.1:${pub.port}`, service: ['late'] }, version: 'v1.01' }).encode();
     await waitFor(async () => {
       await feed.send(rm);
       return !sub.addresses.includes(`tcp://127.0.0.1:${pub.port}`);
     });
   } finally {
-    stop = true;
     sub.close();
     await pub.stop();
-    rep.close();
-    feed.close();
-    resetConfig();
+    ns.close();
   }
 });
 
 test('NSSubscriber with an address listener adds a publisher whose feed notice it missed, by a follow-up lookup', async () => {
   // The feed announces a publisher only once; here it never does (as when the notice went out
   // before the subscription took effect). Only the nameserver's answers know the publisher.
-  const nsPort = await freePort();
-  const feedPort = await freePort();
-  setConfig({ nameserverPort: nsPort, addressPublishPort: feedPort });
-  const rep = new zmq.Reply({ linger: 0 });
-  await rep.bind(`tcp://127.0.0.1:${nsPort}`);
-  const feed = new zmq.Publisher({ linger: 0 });
-  await feed.bind(`tcp://127.0.0.1:${feedPort}`);
   const registry: Array<Record<string, unknown>> = [];
-  let queries = 0;
-  let stop = false;
-  void (async () => {
-    while (!stop) {
-      try {
-        await rep.receive();
-        queries++;
-        await rep.send(
-          registry.length
-            ? new Message({ subject: '/oper/ns', type: 'info', data: registry, version: 'v1.01' }).encode()
-            : 'pytroll://oper/ns info user@host 2024-01-02T03:04:05 v1.01',
-        );
-      } catch {
-        return;
-      }
-    }
-  })();
+  const ns = await inTestNameserver(() =>
+    registry.length ? new Message({ subject: '/oper/ns', type: 'info', data: registry, version: 'v1.01' }).encode() : 'pytroll://oper/ns info user@host 2024-01-02T03:04:05 v1.01',
+  );
   const pub = await new Publisher({ port: 0, host: '127.0.0.1' }).start();
   const uri = `tcp://127.0.0.1:${pub.port}`;
   const refreshing = new NSSubscriber({ services: 'late', nameserver: '127.0.0.1', addrListener: true, timeout: 0.2, refreshInterval: 0.3, topics: '/late' }).start();
@@ -256,28 +254,18 @@ test('NSSubscriber with an address listener adds a publisher whose feed notice i
     assert.deepEqual(refreshing.addresses, []);
     registry.push({ URI: uri, service: ['late'], supported_message_version: 'v1.2', backend: 'unsecure_zmq', status: true, name: 'address' });
     await waitFor(() => refreshing.addresses.includes(uri), 5000, 20, 'the follow-up lookup');
-    const it = refreshing[Symbol.asyncIterator]();
-    const next = it.next();
-    let got: IteratorResult<Received> | undefined;
-    await waitFor(async () => {
-      pub.publish(new Message({ subject: '/late', type: 'info', data: 'found' }));
-      got = await Promise.race([next, new Promise<undefined>((r) => setTimeout(r, 50))]);
-      return got !== undefined;
-    });
-    assert.equal(got!.value.message.data, 'found');
+    const got = await receiveWhilePublishing(refreshing[Symbol.asyncIterator](), () => pub.publish(new Message({ subject: '/late', type: 'info', data: 'found' })));
+    assert.equal(got.message.data, 'found');
     // Without follow-up lookups the missed notice stays missed.
-    const before = queries;
+    const before = ns.queries();
     await new Promise((r) => setTimeout(r, 700));
     assert.deepEqual(feedOnly.addresses, []);
-    assert.ok(queries > before, 'the refreshing subscriber keeps asking');
+    assert.ok(ns.queries() > before, 'the refreshing subscriber keeps asking');
   } finally {
-    stop = true;
     refreshing.close();
     feedOnly.close();
     await pub.stop();
-    rep.close();
-    feed.close();
-    resetConfig();
+    ns.close();
   }
 });
 

@@ -190,18 +190,21 @@ export async function cleanup(opts: CleanupOptions): Promise<CleanupSummary> {
   }, opts.progressIntervalMs ?? 10_000);
   progress.unref();
 
+  /** lstat, or the outcome for an entry that vanished ('gone') or cannot be stat'ed ('kept', counted). */
+  const lstatOr = async (full: string): Promise<fs.Stats | Outcome> => {
+    try {
+      return await fsp.lstat(full);
+    } catch (e) {
+      if (isGone(e)) return 'gone';
+      fail('stat', full, e);
+      return 'kept';
+    }
+  };
+
   /** A non-directory entry: a file or link older than the cutoff goes. */
   const handleFile = async (full: string, rel: string, known?: fs.Stats): Promise<Outcome> => {
-    let st = known;
-    if (!st) {
-      try {
-        st = await fsp.lstat(full);
-      } catch (e) {
-        if (isGone(e)) return 'gone';
-        fail('stat', full, e);
-        return 'kept';
-      }
-    }
+    const st = known ?? (await lstatOr(full));
+    if (typeof st === 'string') return st;
     const kind = st.isFile() ? 'file' : st.isSymbolicLink() ? 'link' : null;
     // Sockets, FIFOs, devices: not ours to judge.
     if (!kind || st.mtimeMs >= cutoffMs) return 'kept';
@@ -309,14 +312,8 @@ export async function cleanup(opts: CleanupOptions): Promise<CleanupSummary> {
 
   /** An empty directory below the top level goes if this pass emptied it or it is itself old. */
   const removeEmptyDir = async (full: string, emptiedNow: boolean): Promise<Outcome> => {
-    let st: fs.Stats;
-    try {
-      st = await fsp.lstat(full);
-    } catch (e) {
-      if (isGone(e)) return 'gone';
-      fail('stat', full, e);
-      return 'kept';
-    }
+    const st = await lstatOr(full);
+    if (typeof st === 'string') return st;
     if (!st.isDirectory()) return 'kept';
     if (!emptiedNow && st.mtimeMs >= cutoffMs) return 'kept'; // new and empty: maybe about to be filled
     if (!dryRun) {

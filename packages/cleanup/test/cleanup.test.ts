@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ConfigError } from '@viirs/common';
-import { cleanup, isProtected, parseRetention, resolveCleanupBase, summaryLine, type CleanupLog, type RemovedEntry } from '../src/index.js';
+import { cleanup, isProtected, parseRetention, resolveCleanupBase, summaryLine, type RemovedEntry } from '../src/index.js';
+import { memLog } from './helpers.js';
 
 const DAY = 86_400;
 
@@ -41,17 +42,6 @@ function tree(dir: string): string[] {
   };
   walk(dir, '');
   return out.sort();
-}
-
-function memLog(): CleanupLog & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    debug: (m) => lines.push(`DEBUG ${m}`),
-    info: (m) => lines.push(`INFO ${m}`),
-    warn: (m) => lines.push(`WARN ${m}`),
-    error: (m) => lines.push(`ERROR ${m}`),
-  };
 }
 
 test('retention: unset/blank → null (keep everything); days >= 0, fractions allowed; anything else is a ConfigError', () => {

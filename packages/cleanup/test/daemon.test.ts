@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '@viirs/common';
-import { CleanupDaemon, DEFAULT_SCHEDULE, validateSchedule, type CleanupLog } from '../src/index.js';
+import { CleanupDaemon, DEFAULT_SCHEDULE, validateSchedule } from '../src/index.js';
+import { memLog } from './helpers.js';
 import { waitFor } from '../../../test/helpers/net.js';
 
 function tmpdir(): string {
@@ -19,17 +20,6 @@ function oldFiles(dir: string, n: number, days = 10): void {
     fs.writeFileSync(f, 'x');
     fs.utimesSync(f, t, t);
   }
-}
-
-function memLog(): CleanupLog & { lines: string[] } {
-  const lines: string[] = [];
-  return {
-    lines,
-    debug: (m) => lines.push(`DEBUG ${m}`),
-    info: (m) => lines.push(`INFO ${m}`),
-    warn: (m) => lines.push(`WARN ${m}`),
-    error: (m) => lines.push(`ERROR ${m}`),
-  };
 }
 
 test('daemon: schedule is validated; the default runs daily at 00:00 UTC', async () => {

@@ -67,17 +67,9 @@ function ymd(d: Date): string {
 }
 
 /** Builds an SDR basename. `createdMicros` (0..999999) defaults to the milliseconds of `created` × 1000. */
-export function formatSdrName(p: {
-  channel: string;
-  platform: string;
-  start: Date;
-  end: Date;
-  orbit: number;
-  created: Date;
-  createdMicros?: number;
-  origin?: string;
-  domain?: string;
-}): string {
+export function formatSdrName(
+  p: Omit<SdrName, 'createdMicros' | 'origin' | 'domain'> & Partial<Pick<SdrName, 'createdMicros' | 'origin' | 'domain'>>,
+): string {
   const micros = p.createdMicros ?? p.created.getUTCMilliseconds() * 1000;
   const c = ymd(p.created) + pad(p.created.getUTCHours(), 2) + pad(p.created.getUTCMinutes(), 2) + pad(p.created.getUTCSeconds(), 2) + pad(micros, 6);
   return `${p.channel}_${p.platform}_d${ymd(p.start)}_t${hhmmssf(p.start)}_e${hhmmssf(p.end)}_b${pad(p.orbit, 5)}_c${c}_${p.origin ?? 'cspp'}_${p.domain ?? 'dev'}.h5`;

@@ -1,5 +1,12 @@
-/** Small helpers shared by the benchmarks: percentiles, RSS sampling, markdown tables. */
+/** Small helpers shared by the benchmarks: percentiles, RSS sampling, markdown tables, bin node options. */
 import fs from 'node:fs';
+
+/** Node options a bin declares in its shebang (`#!/usr/bin/env -S node --flag …`), so daemons run as installed. */
+export function shebangArgs(bin: string): string[] {
+  const first = fs.readFileSync(bin, 'utf8').split('\n')[0] ?? '';
+  const m = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(first);
+  return m ? (m[1] as string).trim().split(/\s+/) : [];
+}
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;

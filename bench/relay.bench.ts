@@ -14,14 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Message, NoisyPublisher, PyDateTime, getPubAddress, setConfig, zmq } from '@viirs/posttroll';
 import { freePort } from '../test/helpers/net.js';
-import { percentile, printTable, rssMB } from './lib.js';
-
-/** Node options a bin declares in its shebang (`#!/usr/bin/env -S node --flag …`), so daemons run as installed. */
-function shebangArgs(bin: string): string[] {
-  const first = fs.readFileSync(bin, 'utf8').split('\n')[0] ?? '';
-  const m = /^#!\S*env\s+-S\s+node\s+(.*)$/.exec(first);
-  return m ? (m[1] as string).trim().split(/\s+/) : [];
-}
+import { percentile, printTable, rssMB, shebangArgs } from './lib.js';
 
 process.env.VIIRS_ADVERTISE_IP ??= '127.0.0.1';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -200,6 +200,8 @@ function runPython(script: string, args: string[], p: Ports): number[] {
   return (JSON.parse(lines[lines.length - 1] as string) as Array<number | null>).map((v) => (v === null ? Infinity : v));
 }
 
+const usedPorts = new Set<number>();
+
 /** Our stack: NoisyPublisher start → first message at an address-listening NSSubscriber. */
 async function discoveryOurs(mode: Mode, runs: number): Promise<number[]> {
   const out: number[] = [];
@@ -211,7 +213,13 @@ async function discoveryOurs(mode: Mode, runs: number): Promise<number[]> {
     const it = sub[Symbol.asyncIterator]();
     const first = it.next();
     const t0 = performance.now();
-    const pub = new NoisyPublisher({ name, port: 0, host: '127.0.0.1', nameservers: mode === 'nomc' ? ['127.0.0.1'] : null });
+    // A port no earlier run used: the nameserver (like posttroll's) sends no add notice for an
+    // address it already holds, so a run whose random port repeated an earlier run's would be
+    // found only by the subscriber's follow-up lookup, a second later.
+    let port = await freePort();
+    while (usedPorts.has(port)) port = await freePort();
+    usedPorts.add(port);
+    const pub = new NoisyPublisher({ name, port, host: '127.0.0.1', nameservers: mode === 'nomc' ? ['127.0.0.1'] : null });
     await pub.start();
     const beat = setInterval(() => pub.publish(new Message({ subject: '/bench', type: 'info', data: 'x' })), 1);
     pub.publish(new Message({ subject: '/bench', type: 'info', data: 'x' }));

@@ -135,6 +135,19 @@ async function run(): Promise<void> {
   for (let i = 0; i < 50 && received === 0; i++) await burst(1000, 10, false);
   outOfOrder = 0;
 
+  // Latency in the steady state at 1000 msg/s: 3 s at that rate first (V8 compiles the receive
+  // path in both processes; its background compiler threads share the 2 cores), then 5000
+  // recorded. Measured before the overload steps below, whose garbage and grown heaps would
+  // otherwise be collected during the measurement.
+  await burst(1000, 3000, true);
+  recordLatency = true;
+  lat.length = 0;
+  await burst(1000, 5000, true);
+  recordLatency = false;
+  lat.sort((a, b) => a - b);
+  rows.push(['latency at 1000 msg/s, two processes, p50', `${(percentile(lat, 50) / 1000).toFixed(3)} ms`, '']);
+  rows.push(['latency at 1000 msg/s, two processes, p99', `${(percentile(lat, 99) / 1000).toFixed(3)} ms`, '≤ 1 ms (Python 1.2 ms)']);
+
   let best = 0;
   for (const rate of [20_000, 30_000, 40_000, 50_000, 60_000, 80_000, 120_000]) {
     const count = Math.max(50_000, rate * 2);
@@ -149,14 +162,6 @@ async function run(): Promise<void> {
     if (!kept) break;
   }
   rows.push(['sustained with zero loss', `${best.toLocaleString('en')} msg/s`, '≥ 50k (Python 5–6k)']);
-
-  recordLatency = true;
-  lat.length = 0;
-  await burst(1000, 5000, true);
-  recordLatency = false;
-  lat.sort((a, b) => a - b);
-  rows.push(['latency at 1000 msg/s, two processes, p50', `${(percentile(lat, 50) / 1000).toFixed(3)} ms`, '']);
-  rows.push(['latency at 1000 msg/s, two processes, p99', `${(percentile(lat, 99) / 1000).toFixed(3)} ms`, '≤ 1 ms (Python 1.2 ms)']);
 
   // For scale, the transport alone: the same publisher and rate, received by a bare zeromq.js SUB
   // socket that only reads seq and t_us from the end of the frame (no posttroll decode).
@@ -181,6 +186,7 @@ async function run(): Promise<void> {
   const disorderBefore = outOfOrder;
   for (let i = 0; i < 50 && received === 0; i++) await burst(1000, 10, false);
   outOfOrder = disorderBefore; // the warm-up may join in the middle of a burst
+  await burst(1000, 3000, true);
   recordLatency = true;
   lat.length = 0;
   await burst(1000, 5000, true);

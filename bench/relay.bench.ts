@@ -187,6 +187,9 @@ async function run(): Promise<void> {
   const sample = (): void => {
     peak = { ns: Math.max(peak.ns, rssMB(ns.pid!)), relay: Math.max(peak.relay, rssMB(relay.pid!)) };
   };
+  // Steady state: 3 s at 1000 msg/s, not recorded, before the latency phases (V8 compiles the
+  // per-message path of the daemons and of this process meanwhile).
+  await burst(1000, 3000);
   const sampler = setInterval(sample, 100);
   const phasePeak = (): { ns: number; relay: number } => {
     const p = { ...peak };

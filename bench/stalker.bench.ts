@@ -157,39 +157,34 @@ async function main(): Promise<void> {
       });
     };
 
-    // Latency in the steady state: LATENCY_WARMUP files each way first, the same way and not
-    // recorded (V8 compiles the stalker's per-file path meanwhile, on background threads that
-    // share the 2 cores with the processes being measured).
-    for (let i = 0; i < LATENCY_WARMUP; i++) {
-      const n = name();
-      fs.writeFileSync(path.join(staging, n), 'payload');
-      fs.renameSync(path.join(staging, n), path.join(sdr, n));
-      await waitArrival(n);
-      const m = name();
-      const fd = fs.openSync(path.join(sdr, m), 'w');
-      fs.writeSync(fd, 'payload');
-      fs.closeSync(fd);
-      await waitArrival(m);
-    }
-    // Latency, rename into the directory.
-    const rename: number[] = [];
-    for (let i = 0; i < LATENCY_N; i++) {
+    /** One file renamed into the directory: ms from the rename to its message. */
+    const renameIn = async (): Promise<number> => {
       const n = name();
       fs.writeFileSync(path.join(staging, n), 'payload');
       const t0 = now();
       fs.renameSync(path.join(staging, n), path.join(sdr, n));
-      rename.push((await waitArrival(n)) - t0);
-    }
-    // Latency, close after write in place.
-    const close: number[] = [];
-    for (let i = 0; i < LATENCY_N; i++) {
+      return (await waitArrival(n)) - t0;
+    };
+    /** One file written in place: ms from its close() to its message. */
+    const closeWritten = async (): Promise<number> => {
       const n = name();
       const fd = fs.openSync(path.join(sdr, n), 'w');
       fs.writeSync(fd, 'payload');
       const t0 = now();
       fs.closeSync(fd);
-      close.push((await waitArrival(n)) - t0);
+      return (await waitArrival(n)) - t0;
+    };
+    // Latency in the steady state: LATENCY_WARMUP files each way first, not recorded (V8
+    // compiles the stalker's per-file path meanwhile, on background threads that share the 2
+    // cores with the processes being measured).
+    for (let i = 0; i < LATENCY_WARMUP; i++) {
+      await renameIn();
+      await closeWritten();
     }
+    const rename: number[] = [];
+    for (let i = 0; i < LATENCY_N; i++) rename.push(await renameIn());
+    const close: number[] = [];
+    for (let i = 0; i < LATENCY_N; i++) close.push(await closeWritten());
     rename.sort((a, b) => a - b);
     close.sort((a, b) => a - b);
     const f = (x: number): string => x.toFixed(2);

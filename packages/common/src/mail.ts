@@ -140,7 +140,10 @@ export class MailTransport extends Transport {
     const t = setTimeout(() => {
       this.timer = null;
       this.timerDue = Infinity;
-      void this.flush();
+      // A mail that was still being sent when this timer was set has finished since, and the
+      // interval counts from then: wait for the rest of it.
+      if (this.buffer.length > 0 && Date.now() < this.lastSent + this.settings.minIntervalMs) this.schedule();
+      else void this.flush();
     }, Math.max(0, due - now));
     t.unref();
     this.timer = t;
@@ -177,6 +180,11 @@ export class MailTransport extends Transport {
     } catch (e) {
       this.failed++;
       this.report(`error mail to ${this.settings.to.join(', ')} via ${this.settings.host}:${this.settings.port} failed (${lines.length + suppressed} record(s) lost): ${(e as Error).message}`);
+    } finally {
+      // The interval runs from the end of the SMTP exchange (set at its start too, so that
+      // records arriving meanwhile are not scheduled early): mails reach the server at least
+      // minIntervalMs apart however long each exchange takes.
+      this.lastSent = Date.now();
     }
   }
 

@@ -130,6 +130,22 @@ test('mail: a burst of 1000 errors gives at most two mails, the rest counted; on
   await log.close();
 });
 
+test('mail: the interval runs from the end of the previous SMTP exchange, so a slow exchange does not bring the next mail closer', async (t) => {
+  const smtp = await startSmtp({ slowFirstMs: 600 });
+  t.after(() => smtp.close());
+  const minIntervalMs = 1000;
+  const log = createLogger({ name: 'slow', console: false, mail: settings(smtp.port, { batchWindowMs: 20, minIntervalMs }) });
+  log.error('first');
+  await new Promise((r) => setTimeout(r, 150)); // the first mail is on its way (its exchange takes 600 ms)
+  assert.equal(smtp.mails.length, 0);
+  log.error('second');
+  await waitFor(() => smtp.mails.length >= 2, 10_000, 20, 'two mails');
+  const gap = smtp.mails[1]!.at - smtp.mails[0]!.at;
+  assert.ok(gap >= minIntervalMs - 20, `second mail ${gap} ms after the first`);
+  assert.match(smtp.mails[1]!.body, /ERROR - second /);
+  await log.close();
+});
+
 test('mail: flush() sends at once, ignoring window and rate limit', async (t) => {
   const smtp = await startSmtp();
   t.after(() => smtp.close());

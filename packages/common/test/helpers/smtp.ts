@@ -50,10 +50,12 @@ export function parseMail(raw: string): { headers: Record<string, string>; body:
 }
 
 /**
- * Starts the server. `reject` makes it refuse recipients ('rcpt') or the message ('data').
+ * Starts the server. `reject` makes it refuse recipients ('rcpt') or the message ('data');
+ * `slowFirstMs` delays the answer to the first mail's recipient by that long (a slow exchange).
  * STARTTLS and AUTH are offered (as a real relay might): the client must use neither.
  */
-export async function startSmtp(opts: { reject?: 'rcpt' | 'data'; port?: number } = {}): Promise<TestSmtp> {
+export async function startSmtp(opts: { reject?: 'rcpt' | 'data'; port?: number; slowFirstMs?: number } = {}): Promise<TestSmtp> {
+  let rcpts = 0;
   const mails: ReceivedMail[] = [];
   const state: TestSmtp = { port: 0, mails, authAttempts: 0, close: async () => {} };
   const options: SMTPServerOptions = {
@@ -64,6 +66,10 @@ export async function startSmtp(opts: { reject?: 'rcpt' | 'data'; port?: number 
       cb(new Error('no authentication here'));
     },
     onRcptTo(addr, _session, cb) {
+      if (rcpts++ === 0 && opts.slowFirstMs) {
+        setTimeout(() => cb(), opts.slowFirstMs);
+        return;
+      }
       if (opts.reject === 'rcpt') {
         const e = new Error(`5.1.1 <${addr.address}>: recipient rejected`) as Error & { responseCode: number };
         e.responseCode = 550;

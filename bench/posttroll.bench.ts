@@ -137,14 +137,18 @@ async function run(): Promise<void> {
 
   // Latency in the steady state at 1000 msg/s: 3 s at that rate first (V8 compiles the receive
   // path in both processes; its background compiler threads share the 2 cores), then 5000
-  // recorded. Measured before the overload steps below, whose garbage and grown heaps would
-  // otherwise be collected during the measurement.
-  await burst(1000, 3000, true);
-  recordLatency = true;
-  lat.length = 0;
-  await burst(1000, 5000, true);
-  recordLatency = false;
-  lat.sort((a, b) => a - b);
+  // recorded into lat, sorted.
+  const steadyLatency = async (): Promise<void> => {
+    await burst(1000, 3000, true);
+    recordLatency = true;
+    lat.length = 0;
+    await burst(1000, 5000, true);
+    recordLatency = false;
+    lat.sort((a, b) => a - b);
+  };
+  // Measured before the overload steps below, whose garbage and grown heaps would otherwise be
+  // collected during the measurement.
+  await steadyLatency();
   rows.push(['latency at 1000 msg/s, two processes, p50', `${(percentile(lat, 50) / 1000).toFixed(3)} ms`, '']);
   rows.push(['latency at 1000 msg/s, two processes, p99', `${(percentile(lat, 99) / 1000).toFixed(3)} ms`, '≤ 1 ms (Python 1.2 ms)']);
 
@@ -186,12 +190,7 @@ async function run(): Promise<void> {
   const disorderBefore = outOfOrder;
   for (let i = 0; i < 50 && received === 0; i++) await burst(1000, 10, false);
   outOfOrder = disorderBefore; // the warm-up may join in the middle of a burst
-  await burst(1000, 3000, true);
-  recordLatency = true;
-  lat.length = 0;
-  await burst(1000, 5000, true);
-  recordLatency = false;
-  lat.sort((a, b) => a - b);
+  await steadyLatency();
   rows.push(['  transport floor: bare zeromq.js SUB, same publisher, p50 / p99', `${(percentile(lat, 50) / 1000).toFixed(3)} / ${(percentile(lat, 99) / 1000).toFixed(3)} ms`, '']);
   raw.close();
   await rawLoop;

@@ -14,6 +14,7 @@ import {
   NoisyPublisher,
   Publisher,
   decodeMessage,
+  closeReleasing,
   endpointPort,
   getConfig,
   localAddresses,
@@ -261,7 +262,7 @@ export class NameServer extends EventEmitter {
     return this;
   }
 
-  /** Closes every socket; safe to call more than once. */
+  /** Closes every socket (its ports are free again when this resolves); safe to call more than once. */
   async stop(): Promise<void> {
     this.running = false;
     for (const t of this.timers) clearInterval(t);
@@ -270,8 +271,7 @@ export class NameServer extends EventEmitter {
     const a = this.annRep;
     this.queryRep = null;
     this.annRep = null;
-    q?.close();
-    a?.close();
+    await Promise.all([q && closeReleasing(q), a && closeReleasing(a)]);
     this.mc?.close();
     this.mc = null;
     const p = this.pub;

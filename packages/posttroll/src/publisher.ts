@@ -4,7 +4,7 @@ import { CURRENT_MESSAGE_VERSION, Message, type EncodeOptions } from './message.
 import { designatedReceiverEndpoint, getOwnIp } from './addressing.js';
 import { MulticastSender } from './multicast.js';
 import { silentLogger, type Logger } from './log.js';
-import { endpointPort, isAddrInUse, pickKeepalive, socketOptions, zmq, type KeepaliveOptions } from './zmqutil.js';
+import { closeReleasing, endpointPort, isAddrInUse, pickKeepalive, socketOptions, zmq, type KeepaliveOptions } from './zmqutil.js';
 
 export interface PublisherOptions extends KeepaliveOptions {
   /** Port to bind on all interfaces; 0 picks one (posttroll's range if configured, else the OS's). */
@@ -119,10 +119,11 @@ export class Publisher {
     return true;
   }
 
+  /** Closes the socket; its port is free again when this resolves. */
   async stop(): Promise<void> {
     const s = this.sock;
     this.sock = null;
-    if (s) s.close();
+    if (s) await closeReleasing(s);
   }
 }
 

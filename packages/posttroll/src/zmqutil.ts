@@ -52,6 +52,34 @@ export function endpointPort(endpoint: string | null): number {
   return Number(m[1]);
 }
 
+/**
+ * Closes a socket after releasing its listening port. A plain close() leaves the listener to
+ * ZeroMQ's I/O thread, which closes it a moment later: binding the same port right after a
+ * stop() then failed about one time in seven. Here a bound socket is unbound first and its
+ * listener's "close" event awaited (at most timeoutMs, so stopping never hangs).
+ */
+export async function closeReleasing(sock: zmq.Socket, timeoutMs = 500): Promise<void> {
+  const endpoint = sock.closed ? null : sock.lastEndpoint;
+  if (endpoint) {
+    let timer: NodeJS.Timeout | undefined;
+    const released = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      sock.events.on('close', (e) => {
+        if (e.address === endpoint) resolve();
+      });
+    });
+    try {
+      await sock.unbind(endpoint);
+      await released;
+    } catch {
+      // already unbound or closing: close() below is all that is left to do
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  sock.close();
+}
+
 export function isAddrInUse(e: unknown): boolean {
   const err = e as { code?: string; errno?: number; message?: string };
   return err?.code === 'EADDRINUSE' || /in use/i.test(err?.message ?? '');

@@ -87,6 +87,20 @@ test('publisher -> subscriber round trip with topic prefix filtering', async () 
   }
 });
 
+test('Publisher.stop() frees its port: a new publisher binds it at once, also with a subscriber connected', async () => {
+  const port = await freePort();
+  for (let i = 0; i < 30; i++) {
+    const pub = await new Publisher({ port, host: '127.0.0.1' }).start();
+    const sub = i % 2 ? new Subscriber({ addresses: [`tcp://127.0.0.1:${port}`] }).start() : null;
+    if (sub) await new Promise((r) => setTimeout(r, 5)); // connected
+    await pub.stop();
+    sub?.close();
+  }
+  const last = await new Publisher({ port, host: '127.0.0.1' }).start();
+  assert.equal(last.port, port);
+  await last.stop();
+});
+
 test('a subscriber drops malformed frames and keeps receiving', async () => {
   const port = await freePort();
   const raw = new zmq.Publisher({ linger: 0 });

@@ -8,6 +8,7 @@ import {
   NSSubscriber,
   RELAY_KEEPALIVE,
   Subscriber,
+  closeReleasing,
   endpointPort,
   silentLogger,
   socketOptions,
@@ -290,8 +291,7 @@ export class Broker {
       this._taskerPort = await this.bind(rep, this.opts.taskerPort ?? DEFAULT_TASKER_PORT);
       this._updaterPort = await this.bind(pub, this.opts.updaterPort ?? DEFAULT_UPDATER_PORT);
     } catch (e) {
-      rep.close();
-      pub.close();
+      await Promise.all([closeReleasing(rep), closeReleasing(pub)]);
       throw e;
     }
     this.rep = rep;
@@ -328,10 +328,11 @@ export class Broker {
     this.timer = null;
     this.sub?.close();
     this.sub = null;
-    this.rep?.close();
-    this.pub?.close();
+    const { rep, pub } = this;
     this.rep = null;
     this.pub = null;
+    // The ports are free again when stop() resolves.
+    await Promise.all([rep && closeReleasing(rep), pub && closeReleasing(pub)]);
     await Promise.allSettled([this.taskerLoop, this.subLoop]);
     this.queue.close();
   }

@@ -1,4 +1,5 @@
 /** Shared ZeroMQ socket options: bounded linger and posttroll's TCP keep-alive settings. */
+import net from 'node:net';
 import * as zmq from 'zeromq';
 import { getConfig } from './config.js';
 
@@ -52,32 +53,30 @@ export function endpointPort(endpoint: string | null): number {
   return Number(m[1]);
 }
 
+/** Whether a TCP listener could bind host:port right now (probed with a listener closed at once). */
+function canListen(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ host, port, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
 /**
- * Closes a socket after releasing its listening port. A plain close() leaves the listener to
- * ZeroMQ's I/O thread, which closes it a moment later: binding the same port right after a
- * stop() then failed about one time in seven. Here a bound socket is unbound first and its
- * listener's "close" event awaited (at most timeoutMs, so stopping never hangs).
+ * Closes a socket and waits until its TCP listening port is free again (at most timeoutMs, so
+ * stopping never hangs). close() leaves the listener to ZeroMQ's I/O thread, which closes it a
+ * moment later: binding the same port right after a stop() failed about one time in seven.
+ * (Unbinding first would also wait for it, but libzmq 4.3.5 can abort on an unbind of a socket
+ * whose peers are still attached.)
  */
 export async function closeReleasing(sock: zmq.Socket, timeoutMs = 500): Promise<void> {
-  const endpoint = sock.closed ? null : sock.lastEndpoint;
-  if (endpoint) {
-    let timer: NodeJS.Timeout | undefined;
-    const released = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-      sock.events.on('close', (e) => {
-        if (e.address === endpoint) resolve();
-      });
-    });
-    try {
-      await sock.unbind(endpoint);
-      await released;
-    } catch {
-      // already unbound or closing: close() below is all that is left to do
-    } finally {
-      clearTimeout(timer);
-    }
-  }
+  const m = sock.closed ? null : /^tcp:\/\/(.+):(\d+)$/.exec(sock.lastEndpoint ?? '');
   sock.close();
+  if (!m) return;
+  const host = (m[1] as string).replace(/^\[(.*)\]$/, '$1');
+  const port = Number(m[2]);
+  const until = Date.now() + timeoutMs;
+  while (!(await canListen(host, port)) && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
 }
 
 export function isAddrInUse(e: unknown): boolean {

@@ -185,7 +185,6 @@ export class Subscriber implements AsyncIterable<Received> {
     }
   }
 
-
   close(): void {
     this.closed = true;
     const s = this.sock;

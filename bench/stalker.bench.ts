@@ -15,6 +15,9 @@
  *   stalker's CPU time per file is read from /proc;
  * - burst: BENCH_STALKER_BURST (default 10 000) files moved in as fast as possible.
  *
+ * All three for each inotify source in BENCH_STALKER_SOURCES (default "native,inotifywait":
+ * the stalker's own inotify descriptor, then inotifywait as a child process).
+ *
  * For reference, Python trollstalker measured on the original setup: p50 16 ms, p99 23–31 ms,
  * 45–55 files/s at most.
  */
@@ -33,6 +36,7 @@ const LATENCY_N = Number(process.env.BENCH_STALKER_LATENCY ?? 500);
 const LATENCY_WARMUP = Number(process.env.BENCH_STALKER_WARMUP ?? 500);
 const STEP_SECONDS = Number(process.env.BENCH_STALKER_SECONDS ?? 3);
 const BURST = Number(process.env.BENCH_STALKER_BURST ?? 10_000);
+const SOURCES = (process.env.BENCH_STALKER_SOURCES ?? 'native,inotifywait').split(',').map((x) => x.trim()).filter(Boolean);
 
 let counter = 0;
 /** A fresh AVO file name (distinct segment per file). */
@@ -101,7 +105,7 @@ async function runWriter(job: WriterJob): Promise<{ sent: number[]; seconds: num
   return result;
 }
 
-async function main(): Promise<void> {
+async function main(source: string): Promise<void> {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'stalker-bench-'));
   const sdr = path.join(base, 'sdr');
   const staging = path.join(base, 'tmp');
@@ -110,7 +114,7 @@ async function main(): Promise<void> {
   // BENCH_CHILD_NODE_ARGS: node options for the stalker; default the ones pm2 gives the daemons
   // (ecosystem.config.js).
   const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, BIN, '-C', 'viirs', '-p', String(port), '-n', 'false', '--base-dir', base], {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, '-C', 'viirs', '-p', String(port), '-n', 'false', '--base-dir', base, '--inotify', source], {
     env: { ...process.env, MAILHOST: '' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -189,7 +193,7 @@ async function main(): Promise<void> {
     close.sort((a, b) => a - b);
     const f = (x: number): string => x.toFixed(2);
     printTable(
-      `Latency: file event → subscriber (${LATENCY_N} files each, one at a time)`,
+      `[${source}] Latency: file event → subscriber (${LATENCY_N} files each, one at a time)`,
       ['trigger', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'],
       [
         ['rename into the directory', f(percentile(rename, 50)), f(percentile(rename, 90)), f(percentile(rename, 99)), f(rename.at(-1)!)],
@@ -220,7 +224,7 @@ async function main(): Promise<void> {
       best = Math.max(best, Math.round(achieved));
       if (achieved < rate * 0.7) break; // the writer cannot go faster on this machine
     }
-    printTable(`Sustained rate: files moved in at a fixed rate for ${STEP_SECONDS} s per step`, ['target files/s', 'achieved files/s', 'received', 'duplicates', 'p50 ms', 'p99 ms', 'stalker CPU µs/file', 'sustained'], rows);
+    printTable(`[${source}] Sustained rate: files moved in at a fixed rate for ${STEP_SECONDS} s per step`, ['target files/s', 'achieved files/s', 'received', 'duplicates', 'p50 ms', 'p99 ms', 'stalker CPU µs/file', 'sustained'], rows);
 
     // Burst.
     const burst: string[] = [];
@@ -242,11 +246,11 @@ async function main(): Promise<void> {
     const cpuStalker = ((cpuSeconds(child.pid!) - cpuB0) / BURST) * 1e6;
     const cpuIw = ((iw.reduce((a, p) => a + cpuSeconds(p), 0) - iwB0) / BURST) * 1e6;
     printTable(
-      `Burst: ${BURST} files moved in as fast as possible`,
+      `[${source}] Burst: ${BURST} files moved in as fast as possible`,
       ['files', 'moved in (files/s)', 'all received after (ms)', 'throughput (files/s)', 'lost', 'duplicates', 'CPU µs/file stalker + inotifywait', 'stalker RSS idle / after (MB)'],
       [[BURST, Math.round(BURST / ((tMoved - t0) / 1000)), f(tLast - t0), Math.round(BURST / ((tLast - t0) / 1000)), 0, duplicates - dup0, `${cpuStalker.toFixed(0)} + ${cpuIw.toFixed(0)}`, `${rssIdle.toFixed(1)} / ${rssAfter.toFixed(1)}`]],
     );
-    console.log(`Highest sustained rate with nothing lost: ${best} files/s (target ≥ 2000). Python trollstalker: 45–55 files/s, p99 23–31 ms.`);
+    console.log(`[${source}] Highest sustained rate with nothing lost: ${best} files/s (target ≥ 2000). Python trollstalker: 45–55 files/s, p99 23–31 ms.`);
   } finally {
     sub.close();
     await loop.catch(() => undefined);
@@ -259,6 +263,6 @@ async function main(): Promise<void> {
 
 if (process.argv.includes('--writer')) writer();
 else {
-  await main();
+  for (const source of SOURCES) await main(source);
   console.log(`(load average during the run: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs)`);
 }

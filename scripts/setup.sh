@@ -19,6 +19,7 @@ npx -y pnpm@10 install --frozen-lockfile --reporter=append-only
 
 echo "setup: building"
 node_modules/.bin/tsc -b
-# The daemons' malloc_trim helper (a few lines of C against Node's headers; optional at run time).
-node packages/common/native/build.mjs
+# The native addons: the daemons' malloc_trim helper and the stalker's inotify source (a few lines
+# of C each against Node's headers; optional at run time).
+node scripts/build-native.mjs
 echo "setup: done"

@@ -3,7 +3,7 @@
  * (zeromq's I/O thread queues the backlog there, V8's workers have their own): fragmented, so
  * free() never returns it and the daemon stays at its peak RSS. malloc_trim(0) hands every free
  * page back to the kernel; the daemons call it on a slow timer (the native helper is built by
- * native/build.mjs; without it, or off glibc, nothing happens).
+ * scripts/build-native.mjs; without it, or off glibc, nothing happens).
  */
 import { createRequire } from 'node:module';
 import { parseNumberStrict } from './config.js';

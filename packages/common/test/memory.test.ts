@@ -14,7 +14,7 @@ test('mallocTrimSeconds reads VIIRS_MALLOC_TRIM_SECONDS, default 10', () => {
 test('startMallocTrim is off at 0 seconds and otherwise runs the native trim (built by scripts/setup.sh on Linux)', () => {
   assert.equal(startMallocTrim(0), false);
   const fn = mallocTrimFunction();
-  if (process.platform === 'linux') assert.notEqual(fn, null, 'packages/common/native/build/malloc_trim.node is not built: node packages/common/native/build.mjs');
+  if (process.platform === 'linux') assert.notEqual(fn, null, 'packages/common/native/build/malloc_trim.node is not built: node scripts/build-native.mjs');
   if (fn === null) return;
   // Memory freed by JS and native code is handed back without harm, and the process goes on.
   let junk: Buffer[] | null = Array.from({ length: 64 }, () => Buffer.alloc(256 * 1024, 1));

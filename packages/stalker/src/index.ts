@@ -3,7 +3,7 @@
  * messages with exactly trollstalker's data.
  */
 export { Stalker, type StalkerOptions, type StalkerStats } from './stalker.js';
-export { InotifyWatcher, openForWriting, findExecutable, type WatcherOptions, type WatcherStats, type Origin } from './watcher.js';
+export { InotifyWatcher, openForWriting, findExecutable, nativeInotify, resolveInotifySource, INOTIFY_SOURCES, type InotifySourceKind, type WatcherOptions, type WatcherStats, type Origin } from './watcher.js';
 export { FileInfoBuilder, alignTime, type FileInfo, type BuildResult } from './fileinfo.js';
 export {
   resolveSettings,

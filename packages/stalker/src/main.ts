@@ -9,6 +9,7 @@ import { cli, ConfigError, createLogger, envHelp, envValue, onShutdown, parseLev
 import { ConfigError as PtConfigError, getConfig } from '@viirs/posttroll';
 import { DEFAULT_CONFIG_FILE, DEFAULT_SECTION, readSection, resolveSettings, type StalkerSettings } from './config.js';
 import { Stalker } from './stalker.js';
+import { INOTIFY_SOURCES, resolveInotifySource, type InotifySourceKind } from './watcher.js';
 
 const PROG = 'viirs-stalker';
 
@@ -26,6 +27,7 @@ export interface StalkerArgs {
   logConfig?: string;
   baseDir?: string;
   rescanWindow?: string;
+  inotify?: string;
   inotifywait?: string;
 }
 
@@ -34,6 +36,7 @@ export interface ResolvedCli {
   baseDir: string;
   level: Level;
   rescanWindowMs: number;
+  inotify: InotifySourceKind;
   inotifywait: string;
 }
 
@@ -74,8 +77,14 @@ export function resolveCli(a: StalkerArgs, env: NodeJS.ProcessEnv = process.env)
   const level: Level = a.verbose ? 'debug' : (envLevel ?? settings.iniLogLevel ?? 'info');
   const rw = a.rescanWindow ?? envValue('VIIRS_STALKER_RESCAN_WINDOW', env);
   const rescanWindowMs = rw !== undefined ? parseNumberStrict('--rescan-window', rw, { min: 0 }) * 1000 : 600_000;
+  const src = (a.inotify ?? envValue('VIIRS_STALKER_INOTIFY', env) ?? 'auto').trim().toLowerCase();
+  if (!(INOTIFY_SOURCES as readonly string[]).includes(src)) {
+    throw new ConfigError(`--inotify ${JSON.stringify(a.inotify ?? envValue('VIIRS_STALKER_INOTIFY', env))} is not one of ${INOTIFY_SOURCES.join(', ')}`);
+  }
+  const inotify = src as InotifySourceKind;
+  resolveInotifySource(inotify); // native asked for but not built: a ConfigError now
   const inotifywait = a.inotifywait ?? envValue('VIIRS_INOTIFYWAIT', env) ?? 'inotifywait';
-  return { settings, baseDir, level, rescanWindowMs, inotifywait };
+  return { settings, baseDir, level, rescanWindowMs, inotify, inotifywait };
 }
 
 export async function main(args: string[] = process.argv.slice(2)): Promise<void> {
@@ -99,8 +108,9 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     .option('verbose', { alias: 'v', type: 'boolean', describe: envHelp('Log debug messages (also the ini "loglevel = DEBUG")', 'VIIRS_LOG_LEVEL') })
     .option('log-config', { alias: 'log_config', type: 'string', requiresArg: true, describe: "Accepted for compatibility and ignored (Python logging config); logs go to the console and <base>/log/stalker.log" })
     .option('base-dir', { type: 'string', requiresArg: true, describe: envHelp('Suite base directory: logs go to <base>/log; with the shipped config the watched directory is <base>/sdr', 'VIIRS_BASE_DIR') })
-    .option('rescan-window', { type: 'string', requiresArg: true, describe: envHelp('After an inotify incident (queue overflow, deleted directory, inotifywait restart), rescan files changed up to this many seconds before it (default 600)', 'VIIRS_STALKER_RESCAN_WINDOW') })
-    .option('inotifywait', { type: 'string', requiresArg: true, describe: envHelp('inotifywait executable (Debian package inotify-tools)', 'VIIRS_INOTIFYWAIT') })
+    .option('rescan-window', { type: 'string', requiresArg: true, describe: envHelp('After an inotify incident (queue overflow, deleted directory, watch limit, inotifywait restart), rescan files changed up to this many seconds before it (default 600)', 'VIIRS_STALKER_RESCAN_WINDOW') })
+    .option('inotify', { type: 'string', requiresArg: true, describe: envHelp('Where inotify events come from: native (the stalker\'s own inotify descriptor, an addon built by the setup), inotifywait (a child process, Debian package inotify-tools) or auto (default: native when built, else inotifywait)', 'VIIRS_STALKER_INOTIFY') })
+    .option('inotifywait', { type: 'string', requiresArg: true, describe: envHelp('inotifywait executable (Debian package inotify-tools), for the inotifywait source', 'VIIRS_INOTIFYWAIT') })
     .epilogue(
       [
         'posttroll settings come from the environment as Python posttroll reads them:',
@@ -127,6 +137,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     logConfig: argv['log-config'] as string | undefined,
     baseDir: argv['base-dir'] as string | undefined,
     rescanWindow: argv['rescan-window'] as string | undefined,
+    inotify: argv.inotify as string | undefined,
     inotifywait: argv.inotifywait as string | undefined,
   };
   const r = resolveCli(a);
@@ -134,7 +145,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
   const logger = createLogger({ name: 'stalker', logDir: basePaths(r.baseDir).log, level: r.level });
   const debugOn = logger.winston.isLevelEnabled('debug');
   const log = { info: logger.info, warn: logger.warn, error: logger.error, debug: debugOn ? logger.debug : () => {}, isDebug: debugOn };
-  const stalker = new Stalker({ settings: r.settings, logger: log, inotifywait: r.inotifywait, rescanWindowMs: r.rescanWindowMs });
+  const stalker = new Stalker({ settings: r.settings, logger: log, inotify: r.inotify, inotifywait: r.inotifywait, rescanWindowMs: r.rescanWindowMs });
   await stalker.start();
   // Bursts of files leave freed memory in glibc's arenas; hand it back to the kernel now and then.
   startMallocTrim(trimSeconds);

@@ -6,13 +6,17 @@ import { ConfigError } from '@viirs/common';
 import { Message, createPublisher, isAddrInUse, type Logger, type NoisyPublisherOptions, type Publisher } from '@viirs/posttroll';
 import type { StalkerSettings } from './config.js';
 import { FileInfoBuilder, type FileInfo } from './fileinfo.js';
-import { InotifyWatcher, type Origin } from './watcher.js';
+import { InotifyWatcher, type InotifySourceKind, type Origin } from './watcher.js';
 
 export interface StalkerOptions {
   settings: StalkerSettings;
   logger: Logger;
+  /** Where inotify events come from (default auto: the native addon when built, else inotifywait). */
+  inotify?: InotifySourceKind;
   /** The inotifywait executable (default `inotifywait`). */
   inotifywait?: string;
+  /** See WatcherOptions.addWatchFault (tests only). */
+  addWatchFault?: (dir: string) => string | undefined;
   /** See WatcherOptions.rescanWindowMs (default 600 s). */
   rescanWindowMs?: number;
   /** Extra publisher options (e.g. host, broadcastInterval, advertiseIp). */
@@ -84,7 +88,9 @@ export class Stalker {
       events: s.events,
       logger: this.log,
       onPath: (p, origin) => this.handlePath(p, origin),
+      ...(opts.inotify ? { source: opts.inotify } : {}),
       ...(opts.inotifywait ? { inotifywait: opts.inotifywait } : {}),
+      ...(opts.addWatchFault ? { addWatchFault: opts.addWatchFault } : {}),
       ...(opts.rescanWindowMs !== undefined ? { rescanWindowMs: opts.rescanWindowMs } : {}),
     });
   }

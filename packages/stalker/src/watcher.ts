@@ -1,18 +1,22 @@
 /**
- * Real inotify for Node: `inotifywait` (Debian package inotify-tools) as a child process in
- * monitor mode, reporting close-after-write and moved-to events under a set of directories,
- * recursively. Node's fs.watch cannot tell a close-after-write from a modification, so it could
- * announce half-written files; inotifywait can, and flushes every event as it happens (latency
- * well under a millisecond).
+ * Real inotify for Node, reporting close-after-write and moved-to events under a set of
+ * directories, recursively. Node's fs.watch cannot tell a close-after-write from a modification,
+ * so it could announce half-written files. Two sources, same behaviour:
  *
- * Output is machine-safe: `--format '%e%0%w%f%0' --no-newline` gives NUL-terminated
- * "EVENTS\0PATH\0" records, so names with spaces or newlines come through intact.
+ * - `native` (default when built): the stalker's own inotify descriptor, polled by its libuv loop
+ *   through a small N-API addon (native/inotify.c, built by scripts/build-native.mjs). No extra
+ *   process and no pipe between the kernel's event and the stalker: the shortest path there is.
+ *   Subdirectories created or moved in are watched as they appear, as `inotifywait -r` does.
+ * - `inotifywait` (Debian package inotify-tools) as a child process in monitor mode, used when the
+ *   addon is not built or when asked for. Its output is machine-safe: `--format '%e%0%w%f%0'
+ *   --no-newline` gives NUL-terminated "EVENTS\0PATH\0" records, so names with spaces or
+ *   newlines come through intact.
  *
  * Recovery, each with an error line and without losing files:
  * - inotify queue overflow (Q_OVERFLOW): events were dropped by the kernel.
  * - a watched directory deleted, moved away or unmounted: it is created again.
- * - inotifywait exiting (killed, watch limit reached, directory unreadable): restarted with
- *   back-off (0.5 s doubling to 30 s).
+ * - the watch limit reached, a directory unreadable, inotifywait exiting (killed): set up again
+ *   with back-off (0.5 s doubling to 30 s).
  * In every case the watches are set up again, then the directories are rescanned. A file changed
  * since the incident (minus the rescan window) that was not delivered after its last change, and
  * that no process holds open for writing, is delivered as if its event had arrived. Files still
@@ -21,6 +25,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ConfigError } from '@viirs/common';
 import type { Logger } from '@viirs/posttroll';
@@ -35,8 +40,19 @@ export interface WatcherOptions {
   /** Called for every close-write / moved-to path (and for files a rescan finds). */
   onPath: (pathname: string, origin: Origin) => void;
   logger: Logger;
+  /**
+   * Where events come from: `native` (the addon; an error if it is not built), `inotifywait`,
+   * or `auto` (default: native when built, else inotifywait).
+   */
+  source?: InotifySourceKind;
   /** The inotifywait executable (default: `inotifywait` on PATH). */
   inotifywait?: string;
+  /**
+   * Fault injection for tests of the native source: called before each inotify_add_watch; an
+   * errno name it returns (e.g. 'ENOSPC', as when fs.inotify.max_user_watches is exhausted) is
+   * raised as if the kernel had refused the watch.
+   */
+  addWatchFault?: (dir: string) => string | undefined;
   /** After an incident, files changed up to this long before it are rescanned (default 600 s). */
   rescanWindowMs?: number;
   /** First and longest delay before restarting a failed inotifywait (default 500 ms, 30 s). */
@@ -55,6 +71,73 @@ export interface WatcherStats {
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+export type InotifySourceKind = 'auto' | 'native' | 'inotifywait';
+export const INOTIFY_SOURCES: readonly InotifySourceKind[] = ['auto', 'native', 'inotifywait'];
+
+interface NativeInotify {
+  open(cb: (buf: Buffer | null, errno: number) => void): object;
+  addWatch(h: object, dir: string, mask: number): number;
+  rmWatch(h: object, wd: number): boolean;
+  close(h: object): void;
+  IN_CLOSE_WRITE: number;
+  IN_MOVED_TO: number;
+  IN_CREATE: number;
+  IN_DELETE_SELF: number;
+  IN_MOVE_SELF: number;
+  IN_UNMOUNT: number;
+  IN_Q_OVERFLOW: number;
+  IN_IGNORED: number;
+  IN_ISDIR: number;
+  IN_ONLYDIR: number;
+}
+
+let nativeAddon: NativeInotify | null | undefined;
+let nativeProblem = '';
+
+/** The inotify addon (packages/stalker/native/build/inotify.node), or null when it is not built. */
+export function nativeInotify(): NativeInotify | null {
+  if (nativeAddon === undefined) {
+    try {
+      nativeAddon = createRequire(import.meta.url)('../native/build/inotify.node') as NativeInotify;
+    } catch (e) {
+      nativeAddon = null;
+      nativeProblem = (e as Error).message.split('\n')[0] ?? '';
+    }
+  }
+  return nativeAddon;
+}
+
+/** The source a watcher with this setting uses: `auto` is native when the addon is built. */
+export function resolveInotifySource(kind: InotifySourceKind = 'auto'): 'native' | 'inotifywait' {
+  if (kind === 'inotifywait') return 'inotifywait';
+  if (nativeInotify()) return 'native';
+  if (kind === 'native') {
+    throw new ConfigError(`the native inotify source is not built (${nativeProblem}): run node scripts/build-native.mjs, or use --inotify inotifywait`);
+  }
+  return 'inotifywait';
+}
+
+/** The running native source: its handle and what each watch descriptor watches. */
+interface NativeWatch {
+  h: object;
+  wds: Map<number, string>;
+}
+
+function errnoError(code: string, what: string): NodeJS.ErrnoException {
+  const e = new Error(`${what}: ${code}`) as NodeJS.ErrnoException;
+  e.code = code;
+  return e;
+}
+
+/** A value of /proc/sys/fs/inotify/<name>, or '?' where it cannot be read. */
+function procValue(name: string): string {
+  try {
+    return fs.readFileSync(`/proc/sys/fs/inotify/${name}`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
+}
 
 function wallMs(): number {
   return performance.timeOrigin + performance.now();
@@ -141,7 +224,11 @@ export class InotifyWatcher {
   private readonly log: Logger;
   private readonly events: readonly WatchEvent[];
   private readonly rescanWindowMs: number;
+  /** `native` or `inotifywait`, as resolved from the `source` option. */
+  readonly source: 'native' | 'inotifywait';
   private child: ChildProcess | null = null;
+  private native: NativeWatch | null = null;
+  private generationCount = 0;
   private stopped = true;
   private established = false;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -164,16 +251,22 @@ export class InotifyWatcher {
     this.log = opts.logger;
     this.rescanWindowMs = opts.rescanWindowMs ?? 600_000;
     this.restartDelay = opts.restartMinMs ?? 500;
+    this.source = resolveInotifySource(opts.source);
   }
 
-  /** True while inotifywait runs with all watches established. */
+  /** True while the inotify source runs with all watches established. */
   get watching(): boolean {
-    return this.established && this.child !== null;
+    return this.established && (this.child !== null || this.native !== null);
   }
 
-  /** The running inotifywait's pid (for tests and diagnostics). */
+  /** The running inotifywait's pid (for tests and diagnostics); undefined for the native source. */
   get pid(): number | undefined {
     return this.child?.pid;
+  }
+
+  /** How many times watches were established (a recovery or restart adds one). */
+  get generation(): number {
+    return this.generationCount;
   }
 
   /** Resolves once watches are established (immediately if they are). */
@@ -215,6 +308,7 @@ export class InotifyWatcher {
   }
 
   private async killChild(): Promise<void> {
+    this.closeNative();
     const c = this.child;
     this.child = null;
     this.established = false;
@@ -257,6 +351,10 @@ export class InotifyWatcher {
     if (!(await this.ensureDirs())) {
       this.scheduleRestart('watched directory unavailable');
       return false;
+    }
+    if (this.source === 'native') {
+      if (!this.launchNative()) return false;
+      return this.established_();
     }
     const args = ['-m', '-r'];
     for (const e of this.events) args.push('-e', e);
@@ -359,9 +457,16 @@ export class InotifyWatcher {
       }
       return false;
     }
+    return this.established_();
+  }
+
+  /** Bookkeeping once the watches are in place: log, wake ready() waiters, rescan after an incident. */
+  private async established_(): Promise<boolean> {
+    this.generationCount++;
     this.healthySince = Date.now();
     this.everEstablished = true;
-    this.log.info(`watching ${this.dirs.join(', ')} (inotify: ${this.events.join(', ')}; recursive)`);
+    const via = this.source === 'native' ? 'native inotify' : 'inotifywait';
+    this.log.info(`watching ${this.dirs.join(', ')} (${via}: ${this.events.join(', ')}; recursive)`);
     const waiters = this.readyWaiters;
     this.readyWaiters = [];
     if (this.incidentAt !== null) await this.rescan();
@@ -369,15 +474,160 @@ export class InotifyWatcher {
     return true;
   }
 
+  /**
+   * Opens the native inotify source and watches every directory tree. Returns false (with an
+   * error line and a retry scheduled) when a top directory cannot be watched.
+   */
+  private launchNative(): boolean {
+    const a = nativeInotify() as NativeInotify;
+    const nw: NativeWatch = { h: {}, wds: new Map() };
+    try {
+      nw.h = a.open((buf, err) => {
+        if (this.native === nw) this.onNative(nw, buf, err);
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EMFILE') this.log.error(`inotify instance limit reached (fs.inotify.max_user_instances = ${procValue('max_user_instances')}; raise it with sysctl): ${(e as Error).message}`);
+      else this.log.error(`cannot start inotify: ${(e as Error).message}`);
+      this.scheduleRestart('inotify_init failed');
+      return false;
+    }
+    this.native = nw;
+    this.established = false;
+    for (const d of this.dirs) {
+      const problem = this.watchTree(nw, d, true);
+      if (problem) {
+        this.closeNative();
+        this.scheduleRestart(problem);
+        return false;
+      }
+    }
+    this.established = true;
+    return true;
+  }
+
+  private closeNative(): void {
+    const nw = this.native;
+    this.native = null;
+    if (nw) nativeInotify()?.close(nw.h);
+  }
+
+  /**
+   * Watches dir and every directory below it. A failure on a top directory is returned (after
+   * its error line) so the launch fails and is retried; below it, a vanished directory is
+   * skipped, the watch limit starts a retry of the whole set-up, and other errors are logged.
+   */
+  private watchTree(nw: NativeWatch, dir: string, top: boolean): string | undefined {
+    const a = nativeInotify() as NativeInotify;
+    const mask = this.nativeMask(a);
+    const stack = [dir];
+    while (stack.length > 0) {
+      const d = stack.pop() as string;
+      try {
+        const fault = this.opts.addWatchFault?.(d);
+        if (fault) throw errnoError(fault, d);
+        nw.wds.set(a.addWatch(nw.h, d, mask), d);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        const isTop = top && d === dir;
+        if (err.code === 'ENOSPC') {
+          this.log.error(`inotify watch limit reached (fs.inotify.max_user_watches = ${procValue('max_user_watches')}; raise it with sysctl): cannot watch ${d}`);
+          this.noteIncident();
+          if (isTop) return 'watch limit';
+          this.scheduleRestart('watch limit');
+          return undefined;
+        }
+        if (!isTop && (err.code === 'ENOENT' || err.code === 'ENOTDIR')) continue; // gone again
+        this.log.error(`cannot watch ${d}: ${err.message}`);
+        if (isTop) return 'cannot watch';
+        continue;
+      }
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(d, { withFileTypes: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.log.error(`cannot read ${d}: ${(e as Error).message}`);
+        continue;
+      }
+      for (const e of entries) if (e.isDirectory()) stack.push(path.join(d, e.name));
+    }
+    return undefined;
+  }
+
+  private nativeMaskValue = 0;
+  private nativeMask(a: NativeInotify): number {
+    if (this.nativeMaskValue === 0) {
+      // IN_CREATE and IN_MOVED_TO always: they tell of new subdirectories to watch.
+      this.nativeMaskValue =
+        (this.events.includes('close_write') ? a.IN_CLOSE_WRITE : 0) | a.IN_MOVED_TO | a.IN_CREATE | a.IN_DELETE_SELF | a.IN_MOVE_SELF | a.IN_UNMOUNT | a.IN_ONLYDIR;
+    }
+    return this.nativeMaskValue;
+  }
+
+  /** Raw `struct inotify_event` records from the addon: {int wd; u32 mask, cookie, len; name[len]}. */
+  private onNative(nw: NativeWatch, buf: Buffer | null, errno: number): void {
+    const a = nativeInotify() as NativeInotify;
+    if (buf === null) {
+      this.log.error(`reading inotify events failed (errno ${errno}): watching again`);
+      this.recover();
+      return;
+    }
+    const closeWrite = this.events.includes('close_write');
+    const movedTo = this.events.includes('moved_to');
+    for (let p = 0; p + 16 <= buf.length; ) {
+      const wd = buf.readInt32LE(p);
+      const mask = buf.readUInt32LE(p + 4);
+      const len = buf.readUInt32LE(p + 12);
+      const end = p + 16 + len;
+      let e = p + 16;
+      while (e < end && buf[e] !== 0) e++;
+      const nameBytes = buf.subarray(p + 16, e);
+      p = end;
+      if (mask & a.IN_Q_OVERFLOW) {
+        this.handle('Q_OVERFLOW', '');
+        if (this.native !== nw) return;
+        continue;
+      }
+      const dir = nw.wds.get(wd);
+      if (dir === undefined) continue;
+      if (mask & a.IN_IGNORED) {
+        nw.wds.delete(wd);
+        continue;
+      }
+      if (mask & (a.IN_DELETE_SELF | a.IN_MOVE_SELF | a.IN_UNMOUNT)) {
+        if (this.dirs.includes(dir)) {
+          this.handle(mask & a.IN_UNMOUNT ? 'UNMOUNT' : mask & a.IN_MOVE_SELF ? 'MOVE_SELF' : 'DELETE_SELF', dir);
+          if (this.native !== nw) return;
+        } else if (mask & a.IN_MOVE_SELF && !fs.existsSync(dir)) {
+          // A subdirectory moved away (one moved within the tree was watched again under its new name).
+          a.rmWatch(nw.h, wd);
+          nw.wds.delete(wd);
+        }
+        continue;
+      }
+      let name: string;
+      try {
+        name = UTF8.decode(nameBytes);
+      } catch {
+        this.log.warn(`skipped a file whose name is not valid UTF-8: ${JSON.stringify(path.join(dir, nameBytes.toString('latin1')))}`);
+        continue;
+      }
+      const full = path.join(dir, name);
+      if (mask & a.IN_ISDIR) {
+        if (mask & (a.IN_CREATE | a.IN_MOVED_TO)) this.watchTree(nw, full, false);
+        continue;
+      }
+      if ((mask & a.IN_CLOSE_WRITE && closeWrite) || (mask & a.IN_MOVED_TO && movedTo)) {
+        this.stats.events++;
+        this.deliver(full, 'event');
+        if (this.native !== nw) return; // handling started a recovery
+      }
+    }
+  }
+
   private reportStderr(line: string): void {
     if (/upper limit on inotify watches|No space left on device/i.test(line)) {
-      let limit = '?';
-      try {
-        limit = fs.readFileSync('/proc/sys/fs/inotify/max_user_watches', 'utf8').trim();
-      } catch {
-        /* not Linux? */
-      }
-      this.log.error(`inotify watch limit reached (fs.inotify.max_user_watches = ${limit}; raise it with sysctl): ${line}`);
+      this.log.error(`inotify watch limit reached (fs.inotify.max_user_watches = ${procValue('max_user_watches')}; raise it with sysctl): ${line}`);
       // inotifywait keeps running without that directory: set everything up again later.
       this.noteIncident();
       this.scheduleRestart('watch limit');
@@ -463,7 +713,7 @@ export class InotifyWatcher {
     if (this.incidentAt === null) this.incidentAt = wallMs();
   }
 
-  /** Restarts inotifywait now and rescans (overflow, deleted directory). */
+  /** Sets the watches up again now and rescans (overflow, deleted directory). */
   private recover(): void {
     this.noteIncident();
     this.stats.recoveries++;
@@ -474,7 +724,7 @@ export class InotifyWatcher {
     this.relaunch();
   }
 
-  /** Kills and launches inotifywait again; calls while one runs are folded into one more round. */
+  /** Stops and launches the source again; calls while one runs are folded into one more round. */
   private relaunch(): void {
     if (this.recovering) {
       this.pendingRecovery = true;
@@ -497,14 +747,14 @@ export class InotifyWatcher {
     if (this.healthySince && Date.now() - this.healthySince > 60_000) this.restartDelay = this.opts.restartMinMs ?? 500;
     const delay = this.restartDelay;
     this.restartDelay = Math.min(this.restartDelay * 2, this.opts.restartMaxMs ?? 30_000);
-    this.log.debug(`restarting inotifywait in ${delay} ms (${why})`);
+    this.log.debug(`setting up the inotify watches again in ${delay} ms (${why})`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = null;
       if (this.stopped) return;
       this.stats.restarts++;
       this.relaunch();
     }, delay);
-    this.restartTimer.unref?.();
+    // Not unref'd: while the watches are down, this retry is what the daemon is waiting for.
   }
 
   /** Finds files changed since the incident that were not delivered after their last change. */

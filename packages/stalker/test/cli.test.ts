@@ -41,7 +41,8 @@ test('configuration errors: one line on stderr, exit code 2', async () => {
     [['-c', ini('e.ini', `[viirs]\n${good}history=many\n`)], /history must be an integer/],
     [['-c', ini('f.ini', `[viirs]\n${good}`), '-e', 'IN_CREATE'], /names neither IN_CLOSE_WRITE nor IN_MOVED_TO/],
     [['-c', ini('g.ini', `[viirs]\n${good}`), '-p', 'abc'], /--posttroll-port must be an integer/],
-    [['-c', ini('h.ini', `[viirs]\n${good}`), '--inotifywait', path.join(ROOT, 'no-such-inotifywait')], /not installed\? \(Debian: apt-get install inotify-tools\)/],
+    [['-c', ini('h.ini', `[viirs]\n${good}`), '--inotify', 'inotifywait', '--inotifywait', path.join(ROOT, 'no-such-inotifywait')], /not installed\? \(Debian: apt-get install inotify-tools\)/],
+    [['-c', ini('j.ini', `[viirs]\n${good}`), '--inotify', 'fanotify'], /--inotify "fanotify" is not one of auto, native, inotifywait/],
     [['--bogus'], /Unknown argument/],
     [['-c', ini('i.ini', 'topic=/t\n')], /file contains no section headers/],
   ];
@@ -59,7 +60,7 @@ test('configuration errors: one line on stderr, exit code 2', async () => {
 test('--help names every option and its environment variable', async () => {
   const r = await run(['--help']);
   assert.equal(r.code, 0);
-  for (const s of ['--config', 'VIIRS_STALKER_CONFIG', '--config-item', 'VIIRS_STALKER_SECTION', '--monitored-dirs', 'VIIRS_SDR_DIR', '--posttroll-port', 'VIIRS_STALKER_PORT', '--topic', '--filepattern', '--instrument', '--event-names', '--nameservers', '--verbose', 'VIIRS_LOG_LEVEL', '--base-dir', 'VIIRS_BASE_DIR', '--rescan-window', '--inotifywait']) {
+  for (const s of ['--config', 'VIIRS_STALKER_CONFIG', '--config-item', 'VIIRS_STALKER_SECTION', '--monitored-dirs', 'VIIRS_SDR_DIR', '--posttroll-port', 'VIIRS_STALKER_PORT', '--topic', '--filepattern', '--instrument', '--event-names', '--nameservers', '--verbose', 'VIIRS_LOG_LEVEL', '--base-dir', 'VIIRS_BASE_DIR', '--rescan-window', '--inotify', 'VIIRS_STALKER_INOTIFY', '--inotifywait', 'VIIRS_INOTIFYWAIT']) {
     assert.ok(r.stdout.includes(s), s);
   }
 });
@@ -104,7 +105,7 @@ test('the process publishes for the shipped AVO config with overrides, logs, and
 
 test('inotifywait does not outlive a stalker that is killed outright (SIGKILL)', async () => {
   const base = path.join(ROOT, 'kill');
-  const p = spawn(process.execPath, [BIN, '-p', String(await freePort()), '-n', 'false', '--base-dir', base], {
+  const p = spawn(process.execPath, [BIN, '-p', String(await freePort()), '-n', 'false', '--base-dir', base, '--inotify', 'inotifywait'], {
     env: { ...process.env, VIIRS_LOG_LEVEL: 'info', MAILHOST: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

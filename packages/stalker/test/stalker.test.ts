@@ -1,5 +1,6 @@
 /**
- * The stalker end to end in-process: real inotify (inotifywait), real ZeroMQ PUB/SUB on loopback.
+ * The stalker end to end in-process: real inotify (both sources: the native addon and
+ * inotifywait), real ZeroMQ PUB/SUB on loopback.
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,13 +9,20 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { zmq, Message, MulticastReceiver, setConfig, resetConfig, type Logger } from '@viirs/posttroll';
-import { Stalker, type StalkerSettings } from '../src/index.js';
+import { Stalker, nativeInotify, type InotifySourceKind, type StalkerSettings } from '../src/index.js';
 import { freePort, waitFor, nextItem } from '../../../test/helpers/net.js';
 import { avoSettings, captureLog, Collector, probe, granuleName, NPP, MIDNIGHT, J01, J02, type CapturedLog } from './helpers.js';
 
 const ROOT = fs.mkdtempSync(path.join(os.tmpdir(), 'stalker-test-'));
 after(() => fs.rmSync(ROOT, { recursive: true, force: true }));
 let seq = 0;
+
+/** Both inotify sources; the watcher behaviour below is checked with each. */
+const SOURCES = ['native', 'inotifywait'] as const;
+
+test('the native inotify source is built (scripts/build-native.mjs, run by the setup)', () => {
+  assert.notEqual(nativeInotify(), null, 'packages/stalker/native/build/inotify.node is not built: node scripts/build-native.mjs');
+});
 
 interface Rig {
   dir: string;
@@ -26,7 +34,11 @@ interface Rig {
 }
 
 /** A stalker on AVO's settings watching a fresh (not yet existing) directory, plus a subscriber. */
-async function rig(extra: Record<string, string> = {}, mod?: (s: StalkerSettings) => void, opts: { logger?: Logger } = {}): Promise<Rig> {
+async function rig(
+  extra: Record<string, string> = {},
+  mod?: (s: StalkerSettings) => void,
+  opts: { logger?: Logger; source?: InotifySourceKind; addWatchFault?: (dir: string) => string | undefined } = {},
+): Promise<Rig> {
   const base = path.join(ROOT, `r${++seq}`);
   const dir = path.join(base, 'sdr');
   const out = path.join(base, 'outside');
@@ -35,7 +47,14 @@ async function rig(extra: Record<string, string> = {}, mod?: (s: StalkerSettings
   const settings = avoSettings(dir, { posttroll_port: String(port), nameservers: 'false', ...extra });
   mod?.(settings);
   const log = captureLog();
-  const stalker = new Stalker({ settings, logger: opts.logger ?? log, logMessages: false, rescanWindowMs: 60_000 });
+  const stalker = new Stalker({
+    settings,
+    logger: opts.logger ?? log,
+    logMessages: false,
+    rescanWindowMs: 60_000,
+    ...(opts.source ? { inotify: opts.source } : {}),
+    ...(opts.addWatchFault ? { addWatchFault: opts.addWatchFault } : {}),
+  });
   await stalker.start();
   await stalker.ready();
   const col = new Collector(port);
@@ -83,50 +102,54 @@ test('creates the watched directory and publishes the golden messages (npp, midn
   }
 });
 
-test('move-in and rename-in publish once; moving out publishes nothing', async () => {
-  const r = await rig();
-  try {
-    // Moved in from outside the tree.
-    fs.writeFileSync(path.join(r.out, NPP), 'x');
-    fs.renameSync(path.join(r.out, NPP), path.join(r.dir, NPP));
-    // Written as .part inside the tree, then renamed (the .part close-write does not match).
-    fs.writeFileSync(path.join(r.dir, `${J01}.part`), 'x');
-    fs.renameSync(path.join(r.dir, `${J01}.part`), path.join(r.dir, J01));
-    await r.col.waitFiles(2);
-    assert.deepEqual(r.col.uris().sort(), [path.join(r.dir, J01), path.join(r.dir, NPP)].sort());
-    // Move the NPP file out, then a sentinel in: nothing about the moved-out file may come before it.
-    fs.renameSync(path.join(r.dir, NPP), path.join(r.out, NPP));
-    fs.writeFileSync(path.join(r.dir, MIDNIGHT), 'x');
-    await r.col.waitFiles(3);
-    assert.deepEqual(r.col.uris(), [...r.col.uris().slice(0, 2), path.join(r.dir, MIDNIGHT)]);
-    assert.equal(r.col.files.length, 3);
-    assert.equal(r.stalker.stats.published, 3);
-  } finally {
-    await r.stop();
-  }
-});
+for (const source of SOURCES) {
+  test(`[${source}] move-in and rename-in publish once; moving out publishes nothing`, async () => {
+    const r = await rig({}, undefined, { source });
+    try {
+      // Moved in from outside the tree.
+      fs.writeFileSync(path.join(r.out, NPP), 'x');
+      fs.renameSync(path.join(r.out, NPP), path.join(r.dir, NPP));
+      // Written as .part inside the tree, then renamed (the .part close-write does not match).
+      fs.writeFileSync(path.join(r.dir, `${J01}.part`), 'x');
+      fs.renameSync(path.join(r.dir, `${J01}.part`), path.join(r.dir, J01));
+      await r.col.waitFiles(2);
+      assert.deepEqual(r.col.uris().sort(), [path.join(r.dir, J01), path.join(r.dir, NPP)].sort());
+      // Move the NPP file out, then a sentinel in: nothing about the moved-out file may come before it.
+      fs.renameSync(path.join(r.dir, NPP), path.join(r.out, NPP));
+      fs.writeFileSync(path.join(r.dir, MIDNIGHT), 'x');
+      await r.col.waitFiles(3);
+      assert.deepEqual(r.col.uris(), [...r.col.uris().slice(0, 2), path.join(r.dir, MIDNIGHT)]);
+      assert.equal(r.col.files.length, 3);
+      assert.equal(r.stalker.stats.published, 3);
+    } finally {
+      await r.stop();
+    }
+  });
+}
 
-test('a half-written file is not published before it is closed', async () => {
-  const r = await rig();
-  try {
-    const p = path.join(r.dir, NPP);
-    const fh = await fsp.open(p, 'w');
-    await fh.write('first half');
-    // A sentinel written and closed after the open file proves the stalker is alive and caught up.
-    fs.writeFileSync(path.join(r.dir, J01), 'x');
-    await r.col.waitFiles(1);
-    await fh.write(' second half');
-    fs.writeFileSync(path.join(r.dir, MIDNIGHT), 'x');
-    await r.col.waitFiles(2);
-    assert.deepEqual(r.col.uris(), [path.join(r.dir, J01), path.join(r.dir, MIDNIGHT)]);
-    await fh.close();
-    await r.col.waitFiles(3);
-    assert.equal(r.col.uris()[2], p);
-    assert.equal(fs.readFileSync(p, 'utf8'), 'first half second half');
-  } finally {
-    await r.stop();
-  }
-});
+for (const source of SOURCES) {
+  test(`[${source}] a half-written file is not published before it is closed`, async () => {
+    const r = await rig({}, undefined, { source });
+    try {
+      const p = path.join(r.dir, NPP);
+      const fh = await fsp.open(p, 'w');
+      await fh.write('first half');
+      // A sentinel written and closed after the open file proves the stalker is alive and caught up.
+      fs.writeFileSync(path.join(r.dir, J01), 'x');
+      await r.col.waitFiles(1);
+      await fh.write(' second half');
+      fs.writeFileSync(path.join(r.dir, MIDNIGHT), 'x');
+      await r.col.waitFiles(2);
+      assert.deepEqual(r.col.uris(), [path.join(r.dir, J01), path.join(r.dir, MIDNIGHT)]);
+      await fh.close();
+      await r.col.waitFiles(3);
+      assert.equal(r.col.uris()[2], p);
+      assert.equal(fs.readFileSync(p, 'utf8'), 'first half second half');
+    } finally {
+      await r.stop();
+    }
+  });
+}
 
 test('an unaliased platform is published under its own name and the stalker keeps going; non-matching names are skipped', async () => {
   const r = await rig();
@@ -145,26 +168,28 @@ test('an unaliased platform is published under its own name and the stalker keep
   }
 });
 
-test('new subdirectories are watched too', async () => {
-  const r = await rig();
-  try {
-    const sub = path.join(r.dir, 'day1');
-    fs.mkdirSync(sub);
-    // inotifywait adds the watch right after the mkdir; probe until a file in it is seen.
-    let i = 0;
-    await waitFor(() => {
-      if (r.col.files.length > 0) return true;
-      fs.writeFileSync(path.join(sub, granuleName(i++)), 'x');
-      return false;
-    }, 10_000, 100, 'a file in the new subdirectory');
-    const before = r.col.files.length;
-    fs.writeFileSync(path.join(sub, NPP), 'x');
-    await r.col.waitFiles(before + 1);
-    assert.equal(r.col.uris().at(-1), path.join(sub, NPP));
-  } finally {
-    await r.stop();
-  }
-});
+for (const source of SOURCES) {
+  test(`[${source}] new subdirectories are watched too`, async () => {
+    const r = await rig({}, undefined, { source });
+    try {
+      const sub = path.join(r.dir, 'day1');
+      fs.mkdirSync(sub);
+      // The watch is added right after the mkdir's event; probe until a file in it is seen.
+      let i = 0;
+      await waitFor(() => {
+        if (r.col.files.length > 0) return true;
+        fs.writeFileSync(path.join(sub, granuleName(i++)), 'x');
+        return false;
+      }, 10_000, 100, 'a file in the new subdirectory');
+      const before = r.col.files.length;
+      fs.writeFileSync(path.join(sub, NPP), 'x');
+      await r.col.waitFiles(before + 1);
+      assert.equal(r.col.uris().at(-1), path.join(sub, NPP));
+    } finally {
+      await r.stop();
+    }
+  });
+}
 
 test('history = N: the same full path is not published again while in the history', async () => {
   const r = await rig({ history: '2' });
@@ -185,54 +210,58 @@ test('history = N: the same full path is not published again while in the histor
   }
 });
 
-test('a burst of 3000 files (written and moved in) loses none and publishes each once', async () => {
-  const r = await rig({ loglevel: 'INFO' });
-  try {
-    const N = 3000;
-    const expected = new Set<string>();
-    for (let i = 0; i < N; i++) {
-      const name = granuleName(i);
-      const dest = path.join(r.dir, name);
-      if (i % 2) {
-        fs.writeFileSync(path.join(r.out, name), 'x');
-        fs.renameSync(path.join(r.out, name), dest);
-      } else fs.writeFileSync(dest, 'x');
-      expected.add(dest);
+for (const source of SOURCES) {
+  test(`[${source}] a burst of 3000 files (written and moved in) loses none and publishes each once`, async () => {
+    const r = await rig({ loglevel: 'INFO' }, undefined, { source });
+    try {
+      const N = 3000;
+      const expected = new Set<string>();
+      for (let i = 0; i < N; i++) {
+        const name = granuleName(i);
+        const dest = path.join(r.dir, name);
+        if (i % 2) {
+          fs.writeFileSync(path.join(r.out, name), 'x');
+          fs.renameSync(path.join(r.out, name), dest);
+        } else fs.writeFileSync(dest, 'x');
+        expected.add(dest);
+      }
+      await r.col.waitFiles(N, 60_000);
+      // Nothing more arrives after a sentinel.
+      fs.writeFileSync(path.join(r.dir, NPP), 'x');
+      await r.col.waitFiles(N + 1, 20_000);
+      const uris = r.col.uris();
+      assert.equal(uris.length, N + 1);
+      assert.equal(new Set(uris).size, N + 1, 'no duplicates');
+      for (const u of uris.slice(0, N)) assert.ok(expected.has(u));
+      assert.equal(r.stalker.watcher.stats.overflows, 0);
+    } finally {
+      await r.stop();
     }
-    await r.col.waitFiles(N, 60_000);
-    // Nothing more arrives after a sentinel.
-    fs.writeFileSync(path.join(r.dir, NPP), 'x');
-    await r.col.waitFiles(N + 1, 20_000);
-    const uris = r.col.uris();
-    assert.equal(uris.length, N + 1);
-    assert.equal(new Set(uris).size, N + 1, 'no duplicates');
-    for (const u of uris.slice(0, N)) assert.ok(expected.has(u));
-    assert.equal(r.stalker.watcher.stats.overflows, 0);
-  } finally {
-    await r.stop();
-  }
-});
+  });
+}
 
-test('the watched directory deleted and recreated: an error line, then watched again', async () => {
-  const r = await rig();
-  try {
-    fs.writeFileSync(path.join(r.dir, NPP), 'x');
-    await r.col.waitFiles(1);
-    const pid = r.stalker.watcher.pid;
-    fs.rmSync(r.dir, { recursive: true });
-    await waitFor(() => r.log.has('error', /was deleted: creating it again/), 10_000, 20, 'the error line');
-    await waitFor(() => r.stalker.watcher.watching && r.stalker.watcher.pid !== pid, 10_000, 20, 'watching again');
-    assert.ok(fs.statSync(r.dir).isDirectory());
-    fs.writeFileSync(path.join(r.dir, J01), 'x');
-    await r.col.waitFiles(2);
-    assert.equal(r.col.uris()[1], path.join(r.dir, J01));
-  } finally {
-    await r.stop();
-  }
-});
+for (const source of SOURCES) {
+  test(`[${source}] the watched directory deleted and recreated: an error line, then watched again`, async () => {
+    const r = await rig({}, undefined, { source });
+    try {
+      fs.writeFileSync(path.join(r.dir, NPP), 'x');
+      await r.col.waitFiles(1);
+      const gen = r.stalker.watcher.generation;
+      fs.rmSync(r.dir, { recursive: true });
+      await waitFor(() => r.log.has('error', /was deleted: creating it again/), 10_000, 20, 'the error line');
+      await waitFor(() => r.stalker.watcher.watching && r.stalker.watcher.generation > gen, 10_000, 20, 'watching again');
+      assert.ok(fs.statSync(r.dir).isDirectory());
+      fs.writeFileSync(path.join(r.dir, J01), 'x');
+      await r.col.waitFiles(2);
+      assert.equal(r.col.uris()[1], path.join(r.dir, J01));
+    } finally {
+      await r.stop();
+    }
+  });
+}
 
-test('inotifywait killed: error line, restart, and a file written meanwhile is published (once) by the rescan', async () => {
-  const r = await rig();
+test('[inotifywait] inotifywait killed: error line, restart, and a file written meanwhile is published (once) by the rescan', async () => {
+  const r = await rig({}, undefined, { source: 'inotifywait' });
   try {
     const pid = r.stalker.watcher.pid!;
     process.kill(pid, 'SIGKILL');
@@ -250,8 +279,8 @@ test('inotifywait killed: error line, restart, and a file written meanwhile is p
   }
 });
 
-test('inotify queue overflow: recovered by a rescan, no file lost, none published twice', async () => {
-  const r = await rig({ loglevel: 'INFO' });
+test('[inotifywait] inotify queue overflow: recovered by a rescan, no file lost, none published twice', async () => {
+  const r = await rig({ loglevel: 'INFO' }, undefined, { source: 'inotifywait' });
   try {
     const pid = r.stalker.watcher.pid!;
     // Stop inotifywait from reading so that the kernel queue (fs.inotify.max_queued_events) overflows.
@@ -278,6 +307,98 @@ test('inotify queue overflow: recovered by a rescan, no file lost, none publishe
     assert.ok(r.stalker.watcher.stats.overflows >= 1);
     assert.ok(r.stalker.watcher.stats.rescanned > 0);
     assert.ok(r.log.has('error', /queue overflowed/));
+  } finally {
+    await r.stop();
+  }
+});
+
+test('[native] inotify queue overflow: recovered by a rescan, no file lost, none published twice', async () => {
+  const r = await rig({ loglevel: 'INFO' }, undefined, { source: 'native' });
+  try {
+    const max = Number(fs.readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'));
+    const N = Math.ceil(max / 2) + 2000; // every file gives two events (create, close-write)
+    // Written synchronously: the stalker shares this event loop, so nothing reads its queue meanwhile.
+    const expected: string[] = [];
+    for (let i = 0; i < N; i++) {
+      const p = path.join(r.dir, granuleName(i));
+      fs.writeFileSync(p, 'x');
+      expected.push(p);
+    }
+    await r.col.waitFiles(N, 120_000);
+    fs.writeFileSync(path.join(r.dir, NPP), 'x');
+    await r.col.waitFiles(N + 1, 30_000);
+    const uris = r.col.uris();
+    assert.equal(new Set(uris).size, uris.length, 'no duplicates');
+    assert.equal(uris.length, N + 1);
+    assert.deepEqual(new Set(uris.slice(0, N)), new Set(expected));
+    assert.ok(r.stalker.watcher.stats.overflows >= 1);
+    assert.ok(r.stalker.watcher.stats.rescanned > 0);
+    assert.ok(r.log.has('error', /queue overflowed/));
+  } finally {
+    await r.stop();
+  }
+});
+
+test('[native] watch limit reached for the watched directory: an error line with the limit, then watched after a retry', async () => {
+  let refused = 0;
+  const r = await rig({}, undefined, { source: 'native', addWatchFault: (d) => (d.endsWith('/sdr') && refused++ === 0 ? 'ENOSPC' : undefined) });
+  try {
+    assert.equal(refused, 2, 'refused once, then accepted');
+    assert.ok(r.log.has('error', /inotify watch limit reached \(fs\.inotify\.max_user_watches = \d+; raise it with sysctl\): cannot watch .*sdr/));
+    fs.writeFileSync(path.join(r.dir, NPP), 'x');
+    await r.col.waitFiles(1);
+    assert.equal(r.col.uris()[0], path.join(r.dir, NPP));
+  } finally {
+    await r.stop();
+  }
+});
+
+test('[native] watch limit reached for a new subdirectory: an error line, then watched again; a file written meanwhile is published by the rescan', async () => {
+  let refuse = true;
+  const r = await rig({}, undefined, { source: 'native', addWatchFault: (d) => (refuse && d.endsWith('/day1') ? 'ENOSPC' : undefined) });
+  try {
+    const gen = r.stalker.watcher.generation;
+    const sub = path.join(r.dir, 'day1');
+    fs.mkdirSync(sub);
+    await waitFor(() => r.log.has('error', /inotify watch limit reached .*cannot watch .*day1/), 10_000, 10, 'the error line');
+    fs.writeFileSync(path.join(sub, NPP), 'x'); // not watched yet: only the rescan can find it
+    refuse = false;
+    await waitFor(() => r.stalker.watcher.generation > gen, 10_000, 20, 'watching again');
+    await r.col.waitFiles(1);
+    assert.equal(r.col.uris()[0], path.join(sub, NPP));
+    fs.writeFileSync(path.join(sub, J01), 'x');
+    await r.col.waitFiles(2);
+    assert.equal(r.col.uris()[1], path.join(sub, J01));
+    assert.equal(r.stalker.watcher.stats.rescanned, 1);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('[native] a directory moved in is watched and never published itself; one moved away is no longer reported', async () => {
+  const r = await rig({}, undefined, { source: 'native' });
+  try {
+    const outside = path.join(r.out, 'pass1');
+    fs.mkdirSync(outside);
+    const inside = path.join(r.dir, 'pass1');
+    fs.renameSync(outside, inside);
+    let i = 0;
+    await waitFor(() => {
+      if (r.col.files.length > 0) return true;
+      fs.writeFileSync(path.join(inside, granuleName(i++)), 'x');
+      return false;
+    }, 10_000, 100, 'a file in the moved-in directory');
+    const seen = r.stalker.stats.seen;
+    assert.ok(r.col.uris().every((u) => u.startsWith(`${inside}/`)));
+    // Moved away: a file written there afterwards must not be reported under its old path.
+    const away = path.join(r.out, 'pass1-away');
+    fs.renameSync(inside, away);
+    await new Promise((res) => setTimeout(res, 100));
+    fs.writeFileSync(path.join(away, NPP), 'x');
+    fs.writeFileSync(path.join(r.dir, J01), 'x');
+    await waitFor(() => r.col.uris().includes(path.join(r.dir, J01)), 10_000, 10, 'the sentinel');
+    assert.ok(!r.col.uris().some((u) => u.endsWith(NPP)), JSON.stringify(r.col.uris()));
+    assert.equal(r.stalker.stats.seen, seen + 1, 'only the sentinel was seen; never a directory');
   } finally {
     await r.stop();
   }
@@ -330,7 +451,7 @@ test("AVO's publisher settings (port 0, no nameservers): random port, announced 
   }
 });
 
-test('watch limit reached: an error line with the limit, then watched again after a retry', async () => {
+test('[inotifywait] watch limit reached: an error line with the limit, then watched again after a retry', async () => {
   // inotifywait as it fails when fs.inotify.max_user_watches is exhausted (first run only), then the real one.
   const base = path.join(ROOT, `wl${++seq}`);
   fs.mkdirSync(base, { recursive: true });
@@ -356,7 +477,7 @@ test('watch limit reached: an error line with the limit, then watched again afte
   const port = await freePort();
   const dir = path.join(base, 'sdr');
   const log = captureLog();
-  const stalker = new Stalker({ settings: avoSettings(dir, { posttroll_port: String(port), nameservers: 'false' }), logger: log, logMessages: false, inotifywait: shim });
+  const stalker = new Stalker({ settings: avoSettings(dir, { posttroll_port: String(port), nameservers: 'false' }), logger: log, logMessages: false, inotify: 'inotifywait', inotifywait: shim });
   await stalker.start();
   const col = new Collector(port);
   try {

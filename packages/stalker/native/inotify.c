@@ -2,17 +2,18 @@
  * In-process inotify for the stalker (N-API, no link-time dependency on node).
  *
  * inotifywait as a child process costs a process hop per event: the kernel wakes inotifywait,
- * which writes to a pipe, which wakes the stalker. With both CPUs busy that hop is where most
- * of the stalker's latency tail came from. Here the inotify descriptor is polled by the stalker's
- * own libuv loop (uv_poll), and each readable burst is handed to JavaScript as one Buffer of raw
- * `struct inotify_event` records, parsed there.
+ * which writes to a pipe, which wakes the stalker; on a busy machine each wake-up may wait for a
+ * CPU. Here the inotify descriptor is polled by the stalker's own libuv loop (uv_poll), and each
+ * read (up to 256 events) is handed to JavaScript as one Buffer of raw `struct inotify_event`
+ * records, parsed there. One read per wake-up, so a large burst is interleaved with the loop's
+ * other work (timers, ZeroMQ) instead of holding it.
  *
  *   open(callback) -> handle         callback(buffer | null, errno)
  *   addWatch(handle, path, mask) -> wd   (throws an Error with .code = errno name on failure)
  *   rmWatch(handle, wd)
  *   close(handle)
  *
- * Built by build.mjs; when it cannot be built the stalker uses inotifywait.
+ * Built by scripts/build-native.mjs; when it cannot be built the stalker uses inotifywait.
  */
 #include <node_api.h>
 #include <uv.h>

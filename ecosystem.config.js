@@ -24,11 +24,8 @@ const bin = (pkg) => path.join(root, 'packages', pkg, 'bin', `viirs-${pkg}.js`);
 // A small young generation keeps idle daemons small (the mirror, which streams large files,
 // keeps V8's default).
 const SMALL_HEAP = ['--max-semi-space-size=1'];
-// The gatherers run without V8's optimizing compiler (TurboFan): interpreter and baseline code
-// only. Measured on bench/gatherer.bench.ts: p99 latency about 1.1 ms instead of 3.5-4.3 ms,
-// 4 MB less RSS (the compiler's pages of the node binary are never touched), and still about
-// 600 granules/s, thousands of times what a gatherer sees (a granule every 45-85 s).
-const GATHERER = [...SMALL_HEAP, '--max-opt=1']; // as the shebang of packages/gatherer/bin/viirs-gatherer.js
+// The nameserver, the publisher and the gatherers switch V8's optimising compilers off themselves
+// (VIIRS_NODE_OPTIMIZE=1 in the environment keeps them): see their READMEs.
 
 function app(name, pkg, args = [], nodeArgs = SMALL_HEAP) {
   return {
@@ -59,7 +56,7 @@ const announce = multicast ? [] : ['--nameservers', nsSetting];
 export const apps = [
   app('nameserver', 'nameserver', multicast ? [] : ['--no-multicast']),
   app('stalker', 'stalker', ['-C', 'viirs', ...(multicast ? [] : ['-n', nsSetting])]),
-  ...['tir', 'vis', 'btd', 'mir'].map((p) => app(`gatherer-${p}`, 'gatherer', ['-C', `viirs_${p}`, ...announce], GATHERER)),
+  ...['tir', 'vis', 'btd', 'mir'].map((p) => app(`gatherer-${p}`, 'gatherer', ['-C', `viirs_${p}`, ...announce])),
   app('broker', 'broker'),
   app('publisher', 'publisher'),
   app('mirror', 'mirror', ['daemon'], []),

@@ -16,8 +16,9 @@
  * - the transport floor: a plain relay process measured the same way, for scale.
  *
  * BENCH_CHILD_NODE_ARGS passes node options to the gatherer (default: those of its bin's shebang,
- * "--max-semi-space-size=1 --max-opt=1", which ecosystem.config.js gives the gatherers too;
- * "--cpu-prof --cpu-prof-dir=DIR" to profile it).
+ * "--max-semi-space-size=1", which ecosystem.config.js gives the daemons too; "--cpu-prof
+ * --cpu-prof-dir=DIR" to profile it). The bin switches V8's optimising compilers off;
+ * VIIRS_NODE_OPTIMIZE=1 keeps them, for comparison.
  * BENCH_LATENCY_GRANULES (500), BENCH_LATENCY_WARMUP (500, not recorded) and BENCH_BURST_GRANULES
  * (1000) change the sizes.
  */
@@ -32,7 +33,7 @@ import { percentile, printTable, rssMB, shebangArgs } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'packages/gatherer/bin/viirs-gatherer.js');
-/** The node options of the gatherer's shebang, which ecosystem.config.js gives it too. */
+/** The node options of the gatherer's shebang, which ecosystem.config.js gives the daemons too. */
 const DEFAULT_NODE_ARGS = shebangArgs(BIN).join(' ');
 const SHIPPED = path.join(ROOT, 'packages/gatherer/config/segment_gatherer.ini');
 const VIS = ['GMTCO', 'GITCO', 'SVM03', 'SVM04', 'SVM05', 'SVI01'];
@@ -220,7 +221,7 @@ async function main(): Promise<void> {
     const settled = rssMB(child.pid!);
     const settledSplit = rssSplit(child.pid!);
 
-    const args = `, node ${process.env.BENCH_CHILD_NODE_ARGS ?? DEFAULT_NODE_ARGS}`;
+    const args = `, node ${process.env.BENCH_CHILD_NODE_ARGS ?? DEFAULT_NODE_ARGS}${process.env.VIIRS_NODE_OPTIMIZE ? ", optimising JIT on (VIIRS_NODE_OPTIMIZE=1)" : ", optimising JIT off"}`;
     printTable(`viirs-gatherer (viirs_vis, 6 files per granule, persistence and info logging on${args}; load average ${os.loadavg()[0]!.toFixed(1)} on ${os.cpus().length} CPUs)`, ['measure', 'value', 'target', 'segment_gatherer (issue)'], [
       ['latency p50, last file → granule message', `${percentile(lat, 50).toFixed(3)} ms`, '', '16 ms'],
       ['latency p90 / p95', `${percentile(lat, 90).toFixed(3)} / ${percentile(lat, 95).toFixed(3)} ms`, '', ''],

@@ -354,7 +354,7 @@ export class InotifyWatcher {
     }
     if (this.source === 'native') {
       if (!this.launchNative()) return false;
-      return this.established_();
+      return this.afterEstablished();
     }
     const args = ['-m', '-r'];
     for (const e of this.events) args.push('-e', e);
@@ -457,11 +457,11 @@ export class InotifyWatcher {
       }
       return false;
     }
-    return this.established_();
+    return this.afterEstablished();
   }
 
   /** Bookkeeping once the watches are in place: log, wake ready() waiters, rescan after an incident. */
-  private async established_(): Promise<boolean> {
+  private async afterEstablished(): Promise<boolean> {
     this.generationCount++;
     this.healthySince = Date.now();
     this.everEstablished = true;

@@ -188,6 +188,9 @@ async function run(): Promise<void> {
     }
   })();
   const disorderBefore = outOfOrder;
+  // received still counts the last ladder step: without this reset the warm-up never ran, and the
+  // bare socket's slow join showed up as a message "out of order" in the floor's first burst.
+  received = 0;
   for (let i = 0; i < 50 && received === 0; i++) await burst(1000, 10, false);
   outOfOrder = disorderBefore; // the warm-up may join in the middle of a burst
   await steadyLatency();

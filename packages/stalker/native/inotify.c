@@ -54,7 +54,7 @@ static napi_value throw_errno(napi_env env, const char *what, int err) {
   napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m);
   napi_create_error(env, NULL, m, &e);
   const char *code = err == ENOSPC ? "ENOSPC" : err == ENOENT ? "ENOENT" : err == EACCES ? "EACCES"
-                     : err == ENOTDIR ? "ENOTDIR" : err == EMFILE ? "EMFILE" : err == EINVAL ? "EINVAL" : "EIO";
+                     : err == ENOTDIR ? "ENOTDIR" : err == EMFILE ? "EMFILE" : err == EINVAL ? "EINVAL" : err == EBADF ? "EBADF" : "EIO";
   napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &c);
   napi_set_named_property(env, e, "code", c);
   napi_create_int32(env, err, &n);
@@ -165,6 +165,21 @@ static watcher_t *get_watcher(napi_env env, napi_value v) {
   return (watcher_t *)data;
 }
 
+/* Reads a call's n arguments into argv; the first must be a watcher handle. Throws (and returns
+ * NULL) when there are fewer, or the first is not a handle. */
+static watcher_t *watcher_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, const char *usage) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "inotify addon: N-API call failed");
+    return NULL;
+  }
+  if (argc < n) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  return get_watcher(env, argv[0]);
+}
+
 static napi_value Open(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -201,14 +216,8 @@ static napi_value Open(napi_env env, napi_callback_info info) {
 }
 
 static napi_value AddWatch(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 3) {
-    napi_throw_type_error(env, NULL, "addWatch(handle, path, mask)");
-    return NULL;
-  }
-  watcher_t *w = get_watcher(env, argv[0]);
+  watcher_t *w = watcher_args(env, info, 3, argv, "addWatch(handle, path, mask)");
   if (!w) return NULL;
   if (w->closed) return throw_errno(env, "inotify_add_watch", EBADF);
   char path[4097];
@@ -230,10 +239,8 @@ static napi_value AddWatch(napi_env env, napi_callback_info info) {
 }
 
 static napi_value RmWatch(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  watcher_t *w = argc >= 2 ? get_watcher(env, argv[0]) : NULL;
+  watcher_t *w = watcher_args(env, info, 2, argv, "rmWatch(handle, wd)");
   if (!w) return NULL;
   int32_t wd;
   if (napi_get_value_int32(env, argv[1], &wd) != napi_ok) {
@@ -246,10 +253,8 @@ static napi_value RmWatch(napi_env env, napi_callback_info info) {
 }
 
 static napi_value Close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  watcher_t *w = argc >= 1 ? get_watcher(env, argv[0]) : NULL;
+  watcher_t *w = watcher_args(env, info, 1, argv, "close(handle)");
   if (!w) return NULL;
   shutdown_watcher(w, 1);
   return NULL;

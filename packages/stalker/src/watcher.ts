@@ -139,6 +139,11 @@ function procValue(name: string): string {
   }
 }
 
+/** The error line for an exhausted fs.inotify.max_user_watches (either source). */
+function watchLimitLine(detail: string): string {
+  return `inotify watch limit reached (fs.inotify.max_user_watches = ${procValue('max_user_watches')}; raise it with sysctl): ${detail}`;
+}
+
 function wallMs(): number {
   return performance.timeOrigin + performance.now();
 }
@@ -228,6 +233,8 @@ export class InotifyWatcher {
   readonly source: 'native' | 'inotifywait';
   private child: ChildProcess | null = null;
   private native: NativeWatch | null = null;
+  /** The inotify_add_watch mask of the native source (0 for inotifywait). */
+  private readonly nativeMask: number;
   private generationCount = 0;
   private stopped = true;
   private established = false;
@@ -252,6 +259,11 @@ export class InotifyWatcher {
     this.rescanWindowMs = opts.rescanWindowMs ?? 600_000;
     this.restartDelay = opts.restartMinMs ?? 500;
     this.source = resolveInotifySource(opts.source);
+    const a = this.source === 'native' ? nativeInotify() : null;
+    // IN_CREATE and IN_MOVED_TO always: they tell of new subdirectories to watch.
+    this.nativeMask = a
+      ? (this.events.includes('close_write') ? a.IN_CLOSE_WRITE : 0) | a.IN_MOVED_TO | a.IN_CREATE | a.IN_DELETE_SELF | a.IN_MOVE_SELF | a.IN_UNMOUNT | a.IN_ONLYDIR
+      : 0;
   }
 
   /** True while the inotify source runs with all watches established. */
@@ -519,19 +531,18 @@ export class InotifyWatcher {
    */
   private watchTree(nw: NativeWatch, dir: string, top: boolean): string | undefined {
     const a = nativeInotify() as NativeInotify;
-    const mask = this.nativeMask(a);
     const stack = [dir];
     while (stack.length > 0) {
       const d = stack.pop() as string;
       try {
         const fault = this.opts.addWatchFault?.(d);
         if (fault) throw errnoError(fault, d);
-        nw.wds.set(a.addWatch(nw.h, d, mask), d);
+        nw.wds.set(a.addWatch(nw.h, d, this.nativeMask), d);
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         const isTop = top && d === dir;
         if (err.code === 'ENOSPC') {
-          this.log.error(`inotify watch limit reached (fs.inotify.max_user_watches = ${procValue('max_user_watches')}; raise it with sysctl): cannot watch ${d}`);
+          this.log.error(watchLimitLine(`cannot watch ${d}`));
           this.noteIncident();
           if (isTop) return 'watch limit';
           this.scheduleRestart('watch limit');
@@ -552,16 +563,6 @@ export class InotifyWatcher {
       for (const e of entries) if (e.isDirectory()) stack.push(path.join(d, e.name));
     }
     return undefined;
-  }
-
-  private nativeMaskValue = 0;
-  private nativeMask(a: NativeInotify): number {
-    if (this.nativeMaskValue === 0) {
-      // IN_CREATE and IN_MOVED_TO always: they tell of new subdirectories to watch.
-      this.nativeMaskValue =
-        (this.events.includes('close_write') ? a.IN_CLOSE_WRITE : 0) | a.IN_MOVED_TO | a.IN_CREATE | a.IN_DELETE_SELF | a.IN_MOVE_SELF | a.IN_UNMOUNT | a.IN_ONLYDIR;
-    }
-    return this.nativeMaskValue;
   }
 
   /** Raw `struct inotify_event` records from the addon: {int wd; u32 mask, cookie, len; name[len]}. */
@@ -627,7 +628,7 @@ export class InotifyWatcher {
 
   private reportStderr(line: string): void {
     if (/upper limit on inotify watches|No space left on device/i.test(line)) {
-      this.log.error(`inotify watch limit reached (fs.inotify.max_user_watches = ${procValue('max_user_watches')}; raise it with sysctl): ${line}`);
+      this.log.error(watchLimitLine(line));
       // inotifywait keeps running without that directory: set everything up again later.
       this.noteIncident();
       this.scheduleRestart('watch limit');

@@ -77,9 +77,10 @@ export function resolveCli(a: StalkerArgs, env: NodeJS.ProcessEnv = process.env)
   const level: Level = a.verbose ? 'debug' : (envLevel ?? settings.iniLogLevel ?? 'info');
   const rw = a.rescanWindow ?? envValue('VIIRS_STALKER_RESCAN_WINDOW', env);
   const rescanWindowMs = rw !== undefined ? parseNumberStrict('--rescan-window', rw, { min: 0 }) * 1000 : 600_000;
-  const src = (a.inotify ?? envValue('VIIRS_STALKER_INOTIFY', env) ?? 'auto').trim().toLowerCase();
+  const srcRaw = a.inotify ?? envValue('VIIRS_STALKER_INOTIFY', env) ?? 'auto';
+  const src = srcRaw.trim().toLowerCase();
   if (!(INOTIFY_SOURCES as readonly string[]).includes(src)) {
-    throw new ConfigError(`--inotify ${JSON.stringify(a.inotify ?? envValue('VIIRS_STALKER_INOTIFY', env))} is not one of ${INOTIFY_SOURCES.join(', ')}`);
+    throw new ConfigError(`--inotify ${JSON.stringify(srcRaw)} is not one of ${INOTIFY_SOURCES.join(', ')}`);
   }
   const inotify = src as InotifySourceKind;
   resolveInotifySource(inotify); // native asked for but not built: a ConfigError now

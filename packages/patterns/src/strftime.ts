@@ -55,12 +55,11 @@ interface Num {
 }
 
 function directive(d: PyDateTime, c: string): Num | string | null {
-  const wd = d.weekday();
   switch (c) {
     case 'a':
-      return (WEEKDAYS[wd] as string).slice(0, 3);
+      return (WEEKDAYS[d.weekday()] as string).slice(0, 3);
     case 'A':
-      return WEEKDAYS[wd] as string;
+      return WEEKDAYS[d.weekday()] as string;
     case 'b':
     case 'h':
       return (MONTHS[d.month - 1] as string).slice(0, 3);
@@ -118,17 +117,17 @@ function directive(d: PyDateTime, c: string): Num | string | null {
     case 'X':
       return strftime(d, '%H:%M:%S');
     case 'u':
-      return { n: wd + 1, w: 1, padc: '0' };
+      return { n: d.weekday() + 1, w: 1, padc: '0' };
     case 'U': {
-      const sun = (wd + 1) % 7;
+      const sun = (d.weekday() + 1) % 7;
       return { n: Math.floor((d.yearDay() - 1 + 7 - sun) / 7), w: 2, padc: '0' };
     }
     case 'V':
       return { n: isoYearWeek(d)[1], w: 2, padc: '0' };
     case 'w':
-      return { n: (wd + 1) % 7, w: 1, padc: '0' };
+      return { n: (d.weekday() + 1) % 7, w: 1, padc: '0' };
     case 'W':
-      return { n: Math.floor((d.yearDay() - 1 + 7 - wd) / 7), w: 2, padc: '0' };
+      return { n: Math.floor((d.yearDay() - 1 + 7 - d.weekday()) / 7), w: 2, padc: '0' };
     case 'y':
       return { n: d.year % 100, w: 2, padc: '0' };
     case 'Y':
@@ -148,6 +147,24 @@ function swapCase(s: string): string {
   }
   return out;
 }
+
+/** Zero-padded two digits of 0 ≤ n < 100. */
+const two = (n: number): string => (n < 10 ? '0' + n : String(n));
+
+/**
+ * Closures for the numeric directives without flags or width, equal to what directive() and
+ * the general closure make of them (years 1–9999, so never negative).
+ */
+const PLAIN_DIRECTIVES: Record<string, (d: PyDateTime) => string> = {
+  Y: (d) => String(d.year),
+  y: (d) => two(d.year % 100),
+  m: (d) => two(d.month),
+  d: (d) => two(d.day),
+  H: (d) => two(d.hour),
+  M: (d) => two(d.minute),
+  S: (d) => two(d.second),
+  j: (d) => String(d.yearDay()).padStart(3, '0'),
+};
 
 const FORMAT_CACHE = new Map<string, ((d: PyDateTime) => string)[]>();
 
@@ -219,6 +236,13 @@ function compileStrftime(fmt: string): ((d: PyDateTime) => string)[] {
       continue;
     }
     flush();
+    // The directives of file names, without flags or width: straight from the fields.
+    const plain = flags === '' && width === '' ? PLAIN_DIRECTIVES[conv] : undefined;
+    if (plain) {
+      parts.push(plain);
+      i = j + 1;
+      continue;
+    }
     const w = width ? Number(width) : -1;
     const upper = flags.includes('^');
     const swap = flags.includes('#');
@@ -333,7 +357,9 @@ export function compileStrptime(format: string): (s: string) => PyDateTime {
     const dup = /Duplicate capture group name/i.test(String(e));
     throw new StrptimeFormatError(dup ? `a directive appears twice in format '${format}'` : `invalid format '${format}': ${(e as Error).message}`);
   }
-  const fn = (s: string): PyDateTime => convertMatch(s, format, re);
+  const fast = digitsOnly(format);
+  const slow = (s: string): PyDateTime => convertMatch(s, format, re);
+  const fn = fast ? (s: string): PyDateTime => fast(s) ?? slow(s) : slow;
   if (STRPTIME_CACHE.size > 500) STRPTIME_CACHE.clear();
   STRPTIME_CACHE.set(format, fn);
   return fn;
@@ -342,6 +368,62 @@ export function compileStrptime(format: string): (s: string) => PyDateTime {
 /** Python `datetime.strptime(s, format)`. */
 export function strptime(s: string, format: string): PyDateTime {
   return compileStrptime(format)(s);
+}
+
+/** Valid two-digit values of the fixed-width directives (the regex's first alternative). */
+const TWO_DIGIT_MAX: Record<string, [number, number]> = { m: [1, 12], d: [1, 31], H: [0, 23], M: [0, 59], S: [0, 61] };
+
+/**
+ * A shortcut for the formats of file names — only %Y, %m, %d, %H, %M, %S, each once, and
+ * optionally %f last — over a string of exactly those widths (4, 2, …, then 1–6 digits): the
+ * fields are read by position. Where every two-digit value is in its directive's range, the
+ * regex's first alternatives take exactly these digits, so the result is the same; anything else
+ * returns null and goes through the regex (Python's behaviour for odd widths and values).
+ */
+function digitsOnly(format: string): ((s: string) => PyDateTime | null) | null {
+  const m = /^((?:%[YmdHMS])+)(%f)?$/.exec(format);
+  if (!m) return null;
+  const keys = (m[1] as string).split('%').slice(1);
+  if (new Set(keys).size !== keys.length) return null;
+  const fixed = keys.reduce((n, k) => n + (k === 'Y' ? 4 : 2), 0);
+  const frac = m[2] !== undefined;
+  return (s) => {
+    const len = s.length;
+    if (frac ? len <= fixed || len > fixed + 6 : len !== fixed) return null;
+    for (let i = 0; i < len; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 48 || c > 57) return null;
+    }
+    let year = 1900;
+    let month = 1;
+    let day = 1;
+    let hour = 0;
+    let minute = 0;
+    let second = 0;
+    let at = 0;
+    for (const k of keys) {
+      if (k === 'Y') {
+        year = Number(s.slice(at, at + 4));
+        at += 4;
+        continue;
+      }
+      const v = (s.charCodeAt(at) - 48) * 10 + s.charCodeAt(at + 1) - 48;
+      at += 2;
+      const [lo, hi] = TWO_DIGIT_MAX[k] as [number, number];
+      if (v < lo || v > hi) return null;
+      if (k === 'm') month = v;
+      else if (k === 'd') day = v;
+      else if (k === 'H') hour = v;
+      else if (k === 'M') minute = v;
+      else second = v;
+    }
+    // Without a year, 29 February is checked against a leap year (Python's 1904 trick).
+    if (!keys.includes('Y') && month === 2 && day === 29) return null;
+    if (year < 1 || day > (month === 2 && isLeap(year) ? 29 : [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month]!)) return null;
+    const fraction = frac ? Number(s.slice(at).padEnd(6, '0')) : 0;
+    if (second > 59) return null;
+    return new PyDateTime(year, month, day, hour, minute, second, fraction, null);
+  };
 }
 
 function ordinalDays(y: number, m: number, d: number): number {
@@ -520,7 +602,11 @@ function convertMatch(s: string, format: string, re: RegExp): PyDateTime {
   } else {
     checkDate(year, month, day);
   }
-  if (leapYearFix) year = 1900;
+  if (leapYearFix) {
+    year = 1900;
+    // Python 3.11's message for datetime(1900, 2, 29).
+    if (month === 2 && day === 29) throw new StrptimeError('day is out of range for month');
+  }
   try {
     return new PyDateTime(year, month, day, hour, minute, second, fraction, gmtoff);
   } catch (e) {

@@ -191,6 +191,56 @@ test('strftime/strptime helpers round-trip with microseconds', () => {
   assert.throws(() => strptime('2019', '%Y%Q'), /bad directive/);
 });
 
+/**
+ * Python 3.11's datetime.strptime on the formats of file names (which take a shortcut past the
+ * regex) with every width and range edge: [format, string, isoformat or null, start of the error
+ * message (Python's, except that ours names the bad value)].
+ */
+const PY_STRPTIME: Array<[string, string, string | null, string?]> = [
+  ['%Y%m%d', '20190422', '2019-04-22T00:00:00'], ['%Y%m%d', '20200229', '2020-02-29T00:00:00'],
+  ['%Y%m%d', '20190229', null, 'day is out of range for month'], ['%Y%m%d', '00010101', '0001-01-01T00:00:00'],
+  ['%Y%m%d', '00000101', null, 'year 0 is out of range'], ['%Y%m%d', '20191301', null, 'unconverted data remains: 1'],
+  ['%Y%m%d', '20190431', null, 'day is out of range for month'], ['%Y%m%d', '2019042', '2019-04-02T00:00:00'],
+  ['%Y%m%d', '201904221', null, 'unconverted data remains: 1'], ['%Y%m%d', '2019-4-2', null, 'does not match format'],
+  ['%Y%m%d', '20190400', null, 'does not match format'], ['%Y%m%d', '99991231', '9999-12-31T00:00:00'],
+  ['%Y%m%d', '2019 422', null, 'does not match format'], ['%H%M%S%f', '1828348', '1900-01-01T18:28:34.800000'],
+  ['%H%M%S%f', '18283481', '1900-01-01T18:28:34.810000'], ['%H%M%S%f', '182834123456', '1900-01-01T18:28:34.123456'],
+  ['%H%M%S%f', '1828341234567', null, 'unconverted data remains: 7'], ['%H%M%S%f', '182834', '1900-01-01T18:28:03.400000'],
+  ['%H%M%S%f', '2359599', '1900-01-01T23:59:59.900000'], ['%H%M%S%f', '2400000', '1900-01-01T02:40:00'],
+  ['%H%M%S%f', '1860000', '1900-01-01T18:06:00'], ['%H%M%S%f', '1828608', null, 'second must be'],
+  ['%H%M%S%f', '1828618', null, 'second must be'], ['%H%M%S%f', '1828628', '1900-01-01T18:28:06.280000'],
+  ['%H%M%S%f', 'ab28348', null, 'does not match format'], ['%H%M%S%f', '1828348 ', null, 'unconverted data remains:  '],
+  ['%Y%m%d%H%M%S', '20190422182834', '2019-04-22T18:28:34'], ['%Y%m%d%H%M%S', '20191301000000', null, 'unconverted data remains: 0'],
+  ['%Y%m%d%H%M%S', '20190422256000', null, 'unconverted data remains: 0'], ['%Y%m%d%H%M%S', '2019042218283', '2019-04-22T18:28:03'],
+  ['%Y%m%d%H%M%S', '20190422182860', null, 'second must be'], ['%m%d', '0229', null, 'day is out of range for month'],
+  ['%m%d', '0230', null, 'day is out of range for month'], ['%m%d', '1231', '1900-12-31T00:00:00'],
+  ['%m%d', '0101', '1900-01-01T00:00:00'], ['%m%d', '1301', null, 'unconverted data remains: 1'],
+  ['%d%m%Y', '29022019', null, 'day is out of range for month'], ['%d%m%Y', '29022020', '2020-02-29T00:00:00'],
+  ['%d%m%Y', '31042019', null, 'day is out of range for month'], ['%d%m%Y', '01012000', '2000-01-01T00:00:00'],
+  ['%H%M', '2359', '1900-01-01T23:59:00'], ['%H%M', '2400', null, 'unconverted data remains: 0'],
+  ['%H%M', '0000', '1900-01-01T00:00:00'], ['%H%M', '0960', null, 'unconverted data remains: 0'],
+  ['%H%M', '999', null, 'unconverted data remains: 9'], ['%Y%m%d%H%M%S%f', '20190422182834123456', '2019-04-22T18:28:34.123456'],
+  ['%Y%m%d%H%M%S%f', '201904221828341', '2019-04-22T18:28:34.100000'], ['%Y%m%d%H%M%S%f', '20190422182834', '2019-04-22T18:28:03.400000'],
+];
+
+test("strptime of digit-only formats (the shortcut) gives Python's answer at every width and range edge", () => {
+  for (const [fmt, s, iso, err] of PY_STRPTIME) {
+    if (iso !== null) assert.equal(strptime(s, fmt).isoformat(), iso, `${fmt} ${s}`);
+    else assert.throws(() => strptime(s, fmt), (e: Error) => e.name === 'StrptimeError' && e.message.includes(err as string), `${fmt} ${s}`);
+  }
+});
+
+test('strftime: the plain numeric directives equal their flagged forms and Python for small years', () => {
+  for (const iso of ['2019-04-22T08:05:04.000001', '0005-01-02T23:59:59', '1999-12-31T00:00:00', '2020-02-29T12:00:00']) {
+    const t = dt(iso);
+    // A '0' flag sends them through the general path (flags and widths), with the same padding.
+    assert.equal(strftime(t, '%Y|%y|%m|%d|%H|%M|%S|%j'), strftime(t, '%0Y|%0y|%0m|%0d|%0H|%0M|%0S|%0j'));
+  }
+  // Python (glibc): an unpadded %Y below 1000, everything else zero-padded.
+  assert.equal(strftime(dt('0005-01-02T03:04:05'), '%Y%m%d %H%M%S %y %j'), '50102 030405 05 002');
+  assert.equal(strftime(dt('2019-04-22T18:28:34.800000'), '%Y%m%d%H%M%S'), '20190422182834');
+});
+
 test('a name with a trailing newline does not match (stricter than Python re $)', () => {
   assert.equal(validate('{x:3d}', '123\n'), false);
 });

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mallocTrimFunction, mallocTrimSeconds, startMallocTrim } from '../src/memory.js';
+import { mallocTrimFunction, mallocTrimSeconds, startMallocTrim, TrimPolicy, TRIM_EVERY_BUSY_CHECKS } from '../src/memory.js';
 
-test('mallocTrimSeconds reads VIIRS_MALLOC_TRIM_SECONDS, default 10', () => {
-  assert.equal(mallocTrimSeconds({}), 10);
+test('mallocTrimSeconds reads VIIRS_MALLOC_TRIM_SECONDS, default 0.5', () => {
+  assert.equal(mallocTrimSeconds({}), 0.5);
   assert.equal(mallocTrimSeconds({ VIIRS_MALLOC_TRIM_SECONDS: '0' }), 0);
   assert.equal(mallocTrimSeconds({ VIIRS_MALLOC_TRIM_SECONDS: ' 2.5 ' }), 2.5);
-  assert.equal(mallocTrimSeconds({ VIIRS_MALLOC_TRIM_SECONDS: '' }), 10);
+  assert.equal(mallocTrimSeconds({ VIIRS_MALLOC_TRIM_SECONDS: '' }), 0.5);
   assert.throws(() => mallocTrimSeconds({ VIIRS_MALLOC_TRIM_SECONDS: 'soon' }), { name: 'ConfigError', message: /VIIRS_MALLOC_TRIM_SECONDS must be a number, got "soon"/ });
   assert.throws(() => mallocTrimSeconds({ VIIRS_MALLOC_TRIM_SECONDS: '-1' }), { name: 'ConfigError', message: /at least 0/ });
 });
@@ -24,4 +24,53 @@ test('startMallocTrim is off at 0 seconds and otherwise runs the native trim (bu
   const stop = startMallocTrim(60);
   assert.equal(typeof stop, 'function');
   (stop as () => void)();
+});
+
+test('TrimPolicy: never while idle, not while working, once when quiet after work, and every TRIM_EVERY_BUSY_CHECKS checks of sustained work', () => {
+  let cpu = 0;
+  const p = new TrimPolicy(cpu, 10);
+  const run = (n: number, perCheck: number): boolean[] =>
+    Array.from({ length: n }, () => {
+      cpu += perCheck;
+      return p.check(cpu);
+    });
+  assert.deepEqual(run(5, 0), [false, false, false, false, false], 'idle from the start');
+  assert.deepEqual(run(5, 9.9), [false, false, false, false, false], 'under the quiet threshold is idle');
+  assert.deepEqual(run(3, 50), [false, false, false], 'working');
+  assert.deepEqual(run(3, 1), [true, false, false], 'one trim when it goes quiet');
+  const sustained = run(2 * TRIM_EVERY_BUSY_CHECKS, 50);
+  assert.deepEqual(
+    sustained.flatMap((t, i) => (t ? [i + 1] : [])),
+    [TRIM_EVERY_BUSY_CHECKS, 2 * TRIM_EVERY_BUSY_CHECKS],
+  );
+  // A trim's own CPU time does not count as work.
+  assert.deepEqual(run(1, 50), [false]);
+  assert.equal(p.check((cpu += 1)), true);
+  cpu += 30;
+  p.trimmed(cpu);
+  assert.equal(p.check((cpu += 1)), false);
+});
+
+test('startMallocTrim calls the trim on its timer once the process goes quiet after work', async () => {
+  let cpu = 0;
+  let trims = 0;
+  const stop = startMallocTrim(0.01, {
+    trim: () => {
+      trims++;
+      return true;
+    },
+    cpuMs: () => cpu,
+  }) as () => void;
+  try {
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(trims, 0, 'idle: no trim');
+    cpu += 1000; // work
+    const t0 = Date.now();
+    while (trims === 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(trims, 1);
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(trims, 1, 'quiet again: no further trim');
+  } finally {
+    stop();
+  }
 });

@@ -371,29 +371,43 @@ export function strptime(s: string, format: string): PyDateTime {
 }
 
 /** Valid two-digit values of the fixed-width directives (the regex's first alternative). */
-const TWO_DIGIT_MAX: Record<string, [number, number]> = { m: [1, 12], d: [1, 31], H: [0, 23], M: [0, 59], S: [0, 61] };
+const TWO_DIGIT_RANGE: Record<string, [number, number]> = { m: [1, 12], d: [1, 31], H: [0, 23], M: [0, 59], S: [0, 61] };
 
 /**
- * A shortcut for the formats of file names — only %Y, %m, %d, %H, %M, %S, each once, and
- * optionally %f last — over a string of exactly those widths (4, 2, …, then 1–6 digits): the
+ * A shortcut for the formats of file names — %Y, %m, %d, %H, %M, %S each at most once, literal
+ * characters other than whitespace, and optionally %f last (`%Y%m%d_t%H%M%S%f`) — over a
+ * string of exactly those widths (4 or 2 digits, the literals as written, then 1–6 digits): the
  * fields are read by position. Where every two-digit value is in its directive's range, the
  * regex's first alternatives take exactly these digits, so the result is the same; anything else
- * returns null and goes through the regex (Python's behaviour for odd widths and values).
+ * (odd widths or values, a literal in another case) returns null and goes through the regex.
  */
 function digitsOnly(format: string): ((s: string) => PyDateTime | null) | null {
-  const m = /^((?:%[YmdHMS])+)(%f)?$/.exec(format);
-  if (!m) return null;
-  const keys = (m[1] as string).split('%').slice(1);
-  if (new Set(keys).size !== keys.length) return null;
-  const fixed = keys.reduce((n, k) => n + (k === 'Y' ? 4 : 2), 0);
-  const frac = m[2] !== undefined;
+  const frac = format.endsWith('%f');
+  const body = frac ? format.slice(0, -2) : format;
+  /** Directive letters, or a literal character as its char code (negative). */
+  const items: Array<string | number> = [];
+  const seen = new Set<string>();
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i] as string;
+    if (c === '%') {
+      const k = body[i + 1];
+      if (k === undefined || !'YmdHMS'.includes(k) || seen.has(k)) return null;
+      seen.add(k);
+      items.push(k);
+      i++;
+    } else if (/\s/.test(c)) return null;
+    else items.push(-body.charCodeAt(i));
+  }
+  if (seen.size === 0) return null;
+  const fixed = items.reduce<number>((n, k) => n + (k === 'Y' ? 4 : typeof k === 'string' ? 2 : 1), 0);
+  const hasYear = seen.has('Y');
+  const digit = (s: string, at: number): number => {
+    const c = s.charCodeAt(at) - 48;
+    return c >= 0 && c <= 9 ? c : -1;
+  };
   return (s) => {
     const len = s.length;
     if (frac ? len <= fixed || len > fixed + 6 : len !== fixed) return null;
-    for (let i = 0; i < len; i++) {
-      const c = s.charCodeAt(i);
-      if (c < 48 || c > 57) return null;
-    }
     let year = 1900;
     let month = 1;
     let day = 1;
@@ -401,15 +415,27 @@ function digitsOnly(format: string): ((s: string) => PyDateTime | null) | null {
     let minute = 0;
     let second = 0;
     let at = 0;
-    for (const k of keys) {
+    for (const k of items) {
+      if (typeof k === 'number') {
+        if (s.charCodeAt(at++) !== -k) return null;
+        continue;
+      }
       if (k === 'Y') {
-        year = Number(s.slice(at, at + 4));
+        const a = digit(s, at);
+        const b = digit(s, at + 1);
+        const c = digit(s, at + 2);
+        const d = digit(s, at + 3);
+        if ((a | b | c | d) < 0) return null;
+        year = a * 1000 + b * 100 + c * 10 + d;
         at += 4;
         continue;
       }
-      const v = (s.charCodeAt(at) - 48) * 10 + s.charCodeAt(at + 1) - 48;
+      const a = digit(s, at);
+      const b = digit(s, at + 1);
+      if ((a | b) < 0) return null;
+      const v = a * 10 + b;
       at += 2;
-      const [lo, hi] = TWO_DIGIT_MAX[k] as [number, number];
+      const [lo, hi] = TWO_DIGIT_RANGE[k] as [number, number];
       if (v < lo || v > hi) return null;
       if (k === 'm') month = v;
       else if (k === 'd') day = v;
@@ -417,11 +443,18 @@ function digitsOnly(format: string): ((s: string) => PyDateTime | null) | null {
       else if (k === 'M') minute = v;
       else second = v;
     }
-    // Without a year, 29 February is checked against a leap year (Python's 1904 trick).
-    if (!keys.includes('Y') && month === 2 && day === 29) return null;
-    if (year < 1 || day > (month === 2 && isLeap(year) ? 29 : [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month]!)) return null;
-    const fraction = frac ? Number(s.slice(at).padEnd(6, '0')) : 0;
-    if (second > 59) return null;
+    let fraction = 0;
+    if (frac) {
+      for (let i = at; i < len; i++) {
+        const c = digit(s, i);
+        if (c < 0) return null;
+        fraction = fraction * 10 + c;
+      }
+      for (let i = len - at; i < 6; i++) fraction *= 10;
+    }
+    // Errors (and 29 February without a year, Python's 1904 trick) are the regex path's to report.
+    if (!hasYear && month === 2 && day === 29) return null;
+    if (year < 1 || second > 59 || day > (month === 2 && isLeap(year) ? 29 : [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month]!)) return null;
     return new PyDateTime(year, month, day, hour, minute, second, fraction, null);
   };
 }

@@ -221,9 +221,14 @@ const PY_STRPTIME: Array<[string, string, string | null, string?]> = [
   ['%H%M', '0000', '1900-01-01T00:00:00'], ['%H%M', '0960', null, 'unconverted data remains: 0'],
   ['%H%M', '999', null, 'unconverted data remains: 9'], ['%Y%m%d%H%M%S%f', '20190422182834123456', '2019-04-22T18:28:34.123456'],
   ['%Y%m%d%H%M%S%f', '201904221828341', '2019-04-22T18:28:34.100000'], ['%Y%m%d%H%M%S%f', '20190422182834', '2019-04-22T18:28:03.400000'],
+  ['%Y%m%d_t%H%M%S%f', '20190422_t1828348', '2019-04-22T18:28:34.800000'], ['%Y%m%d_t%H%M%S%f', '20190422_T1828348', '2019-04-22T18:28:34.800000'],
+  ['%Y%m%d_t%H%M%S%f', '20190422_t182834', '2019-04-22T18:28:03.400000'], ['%Y%m%d_t%H%M%S%f', '20190422-t1828348', null, 'does not match format'],
+  ['%Y%m%d_t%H%M%S%f', '20190422_t18283481234567', null, 'unconverted data remains: 67'],
+  ['%Y-%m-%dT%H:%M:%S', '2019-04-22T18:28:34', '2019-04-22T18:28:34'], ['%Y-%m-%dT%H:%M:%S', '2019-04-22t18:28:34', '2019-04-22T18:28:34'],
+  ['%Y-%m-%dT%H:%M:%S', '2019-4-22T18:28:34', '2019-04-22T18:28:34'],
 ];
 
-test("strptime of digit-only formats (the shortcut) gives Python's answer at every width and range edge", () => {
+test("strptime of file-name formats (the shortcut) gives Python's answer at every width and range edge", () => {
   for (const [fmt, s, iso, err] of PY_STRPTIME) {
     if (iso !== null) assert.equal(strptime(s, fmt).isoformat(), iso, `${fmt} ${s}`);
     else assert.throws(() => strptime(s, fmt), (e: Error) => e.name === 'StrptimeError' && e.message.includes(err as string), `${fmt} ${s}`);

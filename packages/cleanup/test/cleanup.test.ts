@@ -1,17 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { ConfigError } from '@viirs/common';
 import { cleanup, isProtected, parseRetention, resolveCleanupBase, summaryLine, type RemovedEntry } from '../src/index.js';
 import { memLog } from './helpers.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 const DAY = 86_400;
 
 function tmpdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'viirs-cleanup-'));
+  return tempDir('viirs-cleanup-');
 }
 
 /** Writes a file (creating parents) and sets its mtime `days` ago (negative: in the future). */

@@ -2,16 +2,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../../../test/helpers/net.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/viirs-cleanup.js');
 
 function tmpdir(): string {
-  return fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'viirs-cleanup-cli-')));
+  return fs.realpathSync(tempDir('viirs-cleanup-cli-'));
 }
 
 function put(file: string, days: number): void {

@@ -1,15 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '@viirs/common';
 import { CleanupDaemon, DEFAULT_SCHEDULE, validateSchedule } from '../src/index.js';
 import { memLog } from './helpers.js';
 import { waitFor } from '../../../test/helpers/net.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 function tmpdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'viirs-cleanupd-'));
+  return tempDir('viirs-cleanupd-');
 }
 
 function oldFiles(dir: string, n: number, days = 10): void {

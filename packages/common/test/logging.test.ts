@@ -1,17 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createLogger, parseLevel, RotatingFileTransport, openLoggers } from '../src/index.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('./fixtures/log-child.ts', import.meta.url));
 
 function tmpdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'viirs-log-'));
+  return tempDir('viirs-log-');
 }
 
 const mode = (p: string): number => fs.statSync(p).mode & 0o777;

@@ -9,12 +9,13 @@ import { fileURLToPath } from 'node:url';
 import { ConfigError, createLogger, mailSettingsFromEnv, parseMailHost, type MailSettings } from '../src/index.js';
 import { freePort, waitFor } from '../../../test/helpers/net.js';
 import { startSmtp, bodyLines, moreCount } from './helpers/smtp.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const CHILD = fileURLToPath(new URL('./fixtures/log-child.ts', import.meta.url));
 
 function tmpdir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'viirs-mail-'));
+  return tempDir('viirs-mail-');
 }
 
 function settings(port: number, extra: Partial<MailSettings> = {}): MailSettings {

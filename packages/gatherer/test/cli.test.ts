@@ -7,12 +7,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Publisher, Subscriber, type Received } from '@viirs/posttroll';
 import { freePort, waitFor } from '../../../test/helpers/net.js';
 import { Message } from '@viirs/posttroll';
 import { SHIPPED, datasetUids, fileMessage, sdrName } from './helpers.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 const CLI = path.resolve(import.meta.dirname, '../src/cli.ts');
 
@@ -20,13 +20,13 @@ function run(args: string[], env: Record<string, string> = {}): { code: number |
   const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
     encoding: 'utf8',
     timeout: 30_000,
-    env: { ...process.env, VIIRS_BASE_DIR: fs.mkdtempSync(path.join(os.tmpdir(), 'gatherer-cli-')), ...env },
+    env: { ...process.env, VIIRS_BASE_DIR: tempDir('gatherer-cli-'), ...env },
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 test('configuration errors: one line on stderr, exit code 2', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatherer-cli-'));
+  const dir = tempDir('gatherer-cli-');
   const bad = path.join(dir, 'bad.ini');
   fs.writeFileSync(bad, '[s]\npattern = {start_date:%Y}_{segment}\ncritical_files =\nwanted_files =\nall_files =\ntopics = /t\npublish_topic = /p\ntimeliness = soon\n');
   const notime = path.join(dir, 'notime.ini');
@@ -81,7 +81,7 @@ class Proc {
 }
 
 test('the real process: SIGKILL mid-granule, restart, the granule is published once; SIGTERM saves and exits', async () => {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'gatherer-proc-'));
+  const base = tempDir('gatherer-proc-');
   const feedPort = await freePort();
   const outPort = await freePort();
   const ini = path.join(base, 'segment_gatherer.ini');

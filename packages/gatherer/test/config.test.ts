@@ -2,13 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '@viirs/common';
 import { loadConfig, publishServiceName } from '../src/config.js';
 import { createSegmentList, parseSegmentList } from '../src/segments.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'gatherer-config-'));
+const tmp = tempDir('gatherer-config-');
 function write(name: string, text: string): string {
   const p = path.join(tmp, name);
   fs.writeFileSync(p, text);

@@ -6,18 +6,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { PyDateTime, decodeMessage, dumps } from '@viirs/posttroll';
 import { loadConfig, type GathererConfig } from '../src/config.js';
 import { SegmentGatherer, uriPath, type InputMessage, type PublishedGranule, type SlotRecord } from '../src/gatherer.js';
 import { StateStore } from '../src/state.js';
 import { MemoryLogger, fileMessage, sdrName, SHIPPED, VIS } from './helpers.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 const dt = (s: string): PyDateTime => PyDateTime.fromisoformat(s);
 
 function cfgFile(text: string, ext: 'ini' | 'yaml'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatherer-core-'));
+  const dir = tempDir('gatherer-core-');
   const f = path.join(dir, `c.${ext}`);
   fs.writeFileSync(f, text);
   return f;
@@ -439,7 +439,7 @@ test('providing_server: only messages from that host', () => {
 });
 
 test('check_existing_files_after_start adds matching files already in the directory', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatherer-sdr-'));
+  const dir = tempDir('gatherer-sdr-');
   for (const b of ['GMTCO', 'SVM03', 'SVM04']) fs.writeFileSync(path.join(dir, sdrName(b)), '');
   fs.writeFileSync(path.join(dir, 'README.txt'), '');
   fs.writeFileSync(path.join(dir, sdrName('SVM05', { orbit: 38781 })), '');
@@ -465,7 +465,7 @@ test('time_name must be a field of the pattern (the HEAD regression cannot happe
 });
 
 test('a crash loses nothing: the journal alone restores slots, deadlines and the published memory', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatherer-crash-'));
+  const dir = tempDir('gatherer-crash-');
   const clock = new Clock();
   const cfg = loadConfig(SHIPPED, 'viirs_vis');
   const store1 = new StateStore<SlotRecord, PublishedGranule>(dir, 'viirs_vis');

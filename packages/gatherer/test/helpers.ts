@@ -4,12 +4,12 @@
  * port, and a real Subscriber receiving the granule messages.
  */
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Message, Publisher, PyDateTime, Subscriber, type Logger, type Received } from '@viirs/posttroll';
 import { freePort, waitFor } from '../../../test/helpers/net.js';
 import { loadConfig, type GathererConfig } from '../src/config.js';
 import { GathererService, type GathererServiceOptions } from '../src/service.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 export const SHIPPED = path.resolve(import.meta.dirname, '../config/segment_gatherer.ini');
 export const PATTERN =
@@ -163,7 +163,7 @@ export class Harness {
   async startAll(): Promise<void> {
     this.feedPort = this.opts.feed ? this.opts.feed.port : await freePort();
     this.outPort = this.opts.outPort ?? (await freePort());
-    this.baseDir = this.opts.baseDir === undefined ? fs.mkdtempSync(path.join(os.tmpdir(), 'gatherer-test-')) : this.opts.baseDir;
+    this.baseDir = this.opts.baseDir === undefined ? tempDir('gatherer-test-') : this.opts.baseDir;
     this.feed = this.opts.feed ?? (await new Publisher({ port: this.feedPort, host: '127.0.0.1' }).start());
     await this.startService();
     this.sub = new Subscriber({ addresses: [`tcp://127.0.0.1:${this.outPort}`], topics: [...(this.opts.topics ?? ['/AVO/viirs/granule']), '/probe'] }).start();
@@ -175,7 +175,7 @@ export class Harness {
   }
 
   configText(): { file: string; section: string | null } {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatherer-cfg-'));
+    const dir = tempDir('gatherer-cfg-');
     const messaging = `nameservers = false\naddresses = tcp://127.0.0.1:${this.feedPort}\npublish_port = ${this.outPort}\n`;
     if (this.opts.yaml !== undefined) {
       const file = path.join(dir, 'gatherer.yaml');

@@ -7,19 +7,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { Message, NoisyPublisher, Subscriber, getPubAddress, resetConfig, setConfig, type Received } from '@viirs/posttroll';
 import { freePort, waitFor } from '../../../test/helpers/net.js';
 import { loadConfig } from '../src/config.js';
 import { GathererService } from '../src/service.js';
 import { MemoryLogger, SHIPPED, VIS, datasetUids, fileMessage, sdrName } from './helpers.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const NS_CLI = path.resolve(ROOT, 'packages/nameserver/src/cli.ts');
 
 test('nameservers = host: the stalker is found by service name, the gatherer is announced as segment_gatherer_viirs_vis', async () => {
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'gatherer-ns-'));
+  const base = tempDir('gatherer-ns-');
   const ports = { ns: await freePort(), feed: await freePort(), bc: await freePort() };
   const ns = spawn(process.execPath, ['--import', 'tsx', NS_CLI, '--no-multicast', '--port', String(ports.ns), '--address-port', String(ports.feed), '--broadcast-port', String(ports.bc)], {
     cwd: ROOT,

@@ -2,10 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { KEY_ORDER, PyDateTime, PyFloat, dumps } from '@viirs/pytime';
 import { StateStore, decodeMap, decodeValue, encodeValue } from '../src/state.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 test('values keep their Python types and key order through the codec', () => {
   const v = {
@@ -37,7 +37,7 @@ test('values keep their Python types and key order through the codec', () => {
 });
 
 test('journal replay, torn last line, compaction', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatherer-state-'));
+  const dir = tempDir('gatherer-state-');
   const store = new StateStore<{ id: number; v: string }, { g: number }>(dir, 'viirs_vis', { compactEvery: 1000 });
   assert.equal(store.load().content, null);
   store.append({ op: 'put', slot: { id: 1, v: 'a' } });
@@ -69,7 +69,7 @@ test('journal replay, torn last line, compaction', () => {
 });
 
 test('an unreadable snapshot is moved aside, not fatal', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gatherer-state-'));
+  const dir = tempDir('gatherer-state-');
   fs.writeFileSync(path.join(dir, 'gatherer-x.json'), '{not json');
   const r = new StateStore(dir, 'x').load();
   assert.equal(r.content, null);

@@ -3,13 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeMessage } from '@viirs/posttroll';
 import { logTarget, resolveOptions } from '../src/main.js';
 import { freePort, waitFor } from '../../../test/helpers/net.js';
 import { ask } from './helpers.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../../..');
@@ -18,7 +18,7 @@ const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
   spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
 
 test('runs with ports from POSTTROLL_* env (flags win), answers lookups, writes --log, stops cleanly on SIGTERM', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-cli-'));
+  const dir = tempDir('ns-cli-');
   const nsPort = await freePort();
   const feed = await freePort();
   const bc = await freePort();
@@ -52,7 +52,7 @@ test('runs with ports from POSTTROLL_* env (flags win), answers lookups, writes 
   assert.match(logged, /SIGTERM: stopping/);
 });
 
-const TMP_BASE = fs.mkdtempSync(path.join(os.tmpdir(), 'ns-cli-base-'));
+const TMP_BASE = tempDir('ns-cli-base-');
 
 test('bad configuration: one line on stderr and exit code 2', () => {
   for (const [args, env, pattern] of [

@@ -3,18 +3,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Message, NoisyPublisher, getPubAddress, setConfig, zmq } from '@viirs/posttroll';
 import { resolveOptions } from '../src/main.js';
 import { freePort, waitFor } from '../../../test/helpers/net.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../../..');
 const CLI = path.resolve(HERE, '../src/cli.ts');
 const NS_CLI = path.resolve(ROOT, 'packages/nameserver/src/cli.ts');
-const BASE = fs.mkdtempSync(path.join(os.tmpdir(), 'pub-cli-'));
+const BASE = tempDir('pub-cli-');
 
 test('both daemons as processes: a publisher announced to the nameserver reaches a consumer of the relay; SIGTERM stops cleanly', async () => {
   const p = { ns: await freePort(), feed: await freePort(), bc: await freePort(), relay: await freePort() };

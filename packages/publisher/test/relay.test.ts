@@ -7,17 +7,17 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Message, NoisyPublisher, PyDateTime, decodeMessage, getPubAddress, setConfig, zmq } from '@viirs/posttroll';
 import { Relay } from '../src/index.js';
 import { freePort, waitFor } from '../../../test/helpers/net.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../../..');
 const NS_CLI = path.resolve(ROOT, 'packages/nameserver/src/cli.ts');
-const BASE = fs.mkdtempSync(path.join(os.tmpdir(), 'relay-test-'));
+const BASE = tempDir('relay-test-');
 
 let ns: ChildProcess;
 const ports = { ns: 0, feed: 0, bc: 0 };

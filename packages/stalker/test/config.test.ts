@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '@viirs/common';
 import { DEFAULT_CONFIG_FILE, readSection, resolveSettings, resolveCli } from '../src/index.js';
 import { avoIni, AVO_PATTERN } from './helpers.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 test("the shipped config is AVO's [viirs] section", () => {
   const ini = readSection(DEFAULT_CONFIG_FILE, 'viirs');
@@ -43,7 +43,7 @@ test('with the shipped config the directory follows the base dir; VIIRS_SDR_DIR 
 });
 
 test('a user config keeps its directory; command line beats environment beats ini', () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stalker-cfg-'));
+  const dir = tempDir('stalker-cfg-');
   const file = path.join(dir, 'ts.ini');
   fs.writeFileSync(file, `[DEFAULT]\nhistory = 10\n[viirs]\ntopic=/a\ndirectory=/mine, /other\nfilepattern={x}\ninstruments=avhrr/3,mhs\nposttroll_port=abc\nnameservers=host1, host2\n`);
   const r = resolveCli({ config: file, section: 'viirs' }, { VIIRS_BASE_DIR: '/data' });

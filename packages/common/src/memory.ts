@@ -35,6 +35,11 @@ export function mallocTrimSeconds(env: NodeJS.ProcessEnv = process.env): number 
 /** Checks in a row with work after which a trim is done even though the work goes on. */
 export const TRIM_EVERY_BUSY_CHECKS = 20;
 
+/** A check interval with at least this share of one CPU used is work... */
+export const BUSY_SHARE = 0.05;
+/** ...and one with less than this share is quiet (in between: neither, so a trickle of traffic never flips it). */
+export const QUIET_SHARE = 0.01;
+
 export interface MallocTrimOptions {
   /** The trim (default: the native malloc_trim(0)). */
   trim?: Trim;
@@ -43,9 +48,10 @@ export interface MallocTrimOptions {
 }
 
 /**
- * The decision behind startMallocTrim, one call per check with the process's CPU time so far: a
- * check that finds the process quiet (under `quietMs` of CPU since the last check) after checks
- * that found it working says "trim" once; under sustained work every TRIM_EVERY_BUSY_CHECKS checks.
+ * The decision behind startMallocTrim, one call per check with the process's CPU time so far.
+ * A check that finds the process quiet (under `quietMs` of CPU since the last check) after a
+ * check that found it working (at least `busyMs`) says 'quiet', once; under sustained work it
+ * says 'sustained' every TRIM_EVERY_BUSY_CHECKS checks. Otherwise null.
  */
 export class TrimPolicy {
   private busy = 0;
@@ -53,17 +59,20 @@ export class TrimPolicy {
   constructor(
     private last: number,
     private readonly quietMs: number,
+    private readonly busyMs: number = quietMs,
   ) {}
 
-  /** Whether to trim now. */
-  check(cpuMs: number): boolean {
+  check(cpuMs: number): 'quiet' | 'sustained' | null {
     const used = cpuMs - this.last;
     this.last = cpuMs;
-    if (used >= this.quietMs) {
-      if (++this.busy < TRIM_EVERY_BUSY_CHECKS) return false;
-    } else if (this.busy === 0) return false;
+    if (used >= this.busyMs) {
+      if (++this.busy < TRIM_EVERY_BUSY_CHECKS) return null;
+      this.busy = 0;
+      return 'sustained';
+    }
+    if (used >= this.quietMs || this.busy === 0) return null;
     this.busy = 0;
-    return true;
+    return 'quiet';
   }
 
   /** After a trim: its own CPU time is not work. */
@@ -74,10 +83,12 @@ export class TrimPolicy {
 
 /**
  * Every `seconds` (see mallocTrimSeconds), on an unref'd timer, calls malloc_trim(0) when
- * TrimPolicy says so, with a quiet check meaning under 2 % of one CPU: memory goes back right
- * after a burst, and an idle daemon is not trimmed again and again. A trim takes well under a
- * millisecond idle, a few after a burst. Returns a stop function; false instead when trimming is
- * off or unavailable.
+ * TrimPolicy says so (work: at least BUSY_SHARE of one CPU since the last check; quiet: under
+ * QUIET_SHARE): memory goes back right after a burst, and an idle daemon is not trimmed again
+ * and again. A trim takes well under a millisecond idle, a few after a burst. (A full garbage
+ * collection of the JS heap at the same moment was tried: it frees objects, but V8 keeps the
+ * pages committed until its own memory reducer runs, so RSS did not drop.) Returns a stop
+ * function; false instead when trimming is off or unavailable.
  */
 export function startMallocTrim(seconds: number, opts: MallocTrimOptions = {}): (() => void) | false {
   const fn = seconds > 0 ? (opts.trim ?? mallocTrimFunction()) : null;
@@ -88,12 +99,13 @@ export function startMallocTrim(seconds: number, opts: MallocTrimOptions = {}): 
       const u = process.cpuUsage();
       return (u.user + u.system) / 1000;
     });
-  const policy = new TrimPolicy(cpuMs(), seconds * 1000 * 0.02);
+  const periodMs = seconds * 1000;
+  const policy = new TrimPolicy(cpuMs(), periodMs * QUIET_SHARE, periodMs * BUSY_SHARE);
   const t = setInterval(() => {
-    if (!policy.check(cpuMs())) return;
+    if (policy.check(cpuMs()) === null) return;
     fn();
     policy.trimmed(cpuMs());
-  }, seconds * 1000);
+  }, periodMs);
   t.unref();
   return () => clearInterval(t);
 }

@@ -26,51 +26,54 @@ test('startMallocTrim is off at 0 seconds and otherwise runs the native trim (bu
   (stop as () => void)();
 });
 
-test('TrimPolicy: never while idle, not while working, once when quiet after work, and every TRIM_EVERY_BUSY_CHECKS checks of sustained work', () => {
+test('TrimPolicy: nothing while idle, under a trickle of work or while working; once quiet after work; and every TRIM_EVERY_BUSY_CHECKS checks of sustained work', () => {
   let cpu = 0;
-  const p = new TrimPolicy(cpu, 10);
-  const run = (n: number, perCheck: number): boolean[] =>
+  // Quiet: under 5 ms of CPU per check; work: at least 25 ms; in between neither.
+  const p = new TrimPolicy(cpu, 5, 25);
+  const run = (n: number, perCheck: number): Array<string | null> =>
     Array.from({ length: n }, () => {
       cpu += perCheck;
       return p.check(cpu);
     });
-  assert.deepEqual(run(5, 0), [false, false, false, false, false], 'idle from the start');
-  assert.deepEqual(run(5, 9.9), [false, false, false, false, false], 'under the quiet threshold is idle');
-  assert.deepEqual(run(3, 50), [false, false, false], 'working');
-  assert.deepEqual(run(3, 1), [true, false, false], 'one trim when it goes quiet');
+  const none = (n: number): null[] => Array.from({ length: n }, () => null);
+  assert.deepEqual(run(5, 0), none(5), 'idle from the start');
+  assert.deepEqual(run(5, 24.9), none(5), 'a trickle of work is not work');
+  assert.deepEqual(run(3, 50), none(3), 'working');
+  assert.deepEqual(run(2, 10), none(2), 'a trickle after work is not quiet yet');
+  assert.deepEqual(run(3, 1), ['quiet', null, null], 'once when it goes quiet');
   const sustained = run(2 * TRIM_EVERY_BUSY_CHECKS, 50);
   assert.deepEqual(
-    sustained.flatMap((t, i) => (t ? [i + 1] : [])),
-    [TRIM_EVERY_BUSY_CHECKS, 2 * TRIM_EVERY_BUSY_CHECKS],
+    sustained.flatMap((t, i) => (t ? [`${i + 1} ${t}`] : [])),
+    [`${TRIM_EVERY_BUSY_CHECKS} sustained`, `${2 * TRIM_EVERY_BUSY_CHECKS} sustained`],
   );
   // A trim's own CPU time does not count as work.
-  assert.deepEqual(run(1, 50), [false]);
-  assert.equal(p.check((cpu += 1)), true);
+  assert.deepEqual(run(1, 50), [null]);
+  assert.equal(p.check((cpu += 1)), 'quiet');
   cpu += 30;
   p.trimmed(cpu);
-  assert.equal(p.check((cpu += 1)), false);
+  assert.equal(p.check((cpu += 1)), null);
 });
 
-test('startMallocTrim calls the trim on its timer once the process goes quiet after work', async () => {
+test('startMallocTrim trims on its timer once the process goes quiet after work', async () => {
   let cpu = 0;
-  let trims = 0;
+  const calls: string[] = [];
   const stop = startMallocTrim(0.01, {
     trim: () => {
-      trims++;
+      calls.push('trim');
       return true;
     },
     cpuMs: () => cpu,
   }) as () => void;
   try {
     await new Promise((r) => setTimeout(r, 60));
-    assert.equal(trims, 0, 'idle: no trim');
+    assert.deepEqual(calls, [], 'idle: nothing');
     cpu += 1000; // work
     const t0 = Date.now();
-    while (trims === 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 5));
-    assert.equal(trims, 1);
+    while (calls.length === 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 60));
-    assert.equal(trims, 1, 'quiet again: no further trim');
+    assert.deepEqual(calls, ['trim'], 'once, and quiet again: nothing more');
   } finally {
     stop();
   }
 });
+

@@ -10,7 +10,7 @@
  * same order, case-insensitive, the whole string must be consumed; `%f` takes 1–6 digits padded
  * on the right; missing fields default to 1900-01-01 00:00). Compiled formats are cached.
  */
-import { PyDateTime, daysFromCivil, civilFromDays, isLeap } from '@viirs/pytime';
+import { PyDateTime, daysFromCivil, civilFromDays, daysInMonth, isLeap } from '@viirs/pytime';
 
 const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'];
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
@@ -370,8 +370,11 @@ export function strptime(s: string, format: string): PyDateTime {
   return compileStrptime(format)(s);
 }
 
-/** Valid two-digit values of the fixed-width directives (the regex's first alternative). */
-const TWO_DIGIT_RANGE: Record<string, [number, number]> = { m: [1, 12], d: [1, 31], H: [0, 23], M: [0, 59], S: [0, 61] };
+/**
+ * Two-digit values the shortcut takes: within the regex's first alternative for each directive
+ * (seconds only to 59: 60 and 61 match, and the regex path reports them invalid).
+ */
+const TWO_DIGIT_RANGE: Record<string, [number, number]> = { m: [1, 12], d: [1, 31], H: [0, 23], M: [0, 59], S: [0, 59] };
 
 /**
  * A shortcut for the formats of file names — %Y, %m, %d, %H, %M, %S each at most once, literal
@@ -454,7 +457,7 @@ function digitsOnly(format: string): ((s: string) => PyDateTime | null) | null {
     }
     // Errors (and 29 February without a year, Python's 1904 trick) are the regex path's to report.
     if (!hasYear && month === 2 && day === 29) return null;
-    if (year < 1 || second > 59 || day > (month === 2 && isLeap(year) ? 29 : [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month]!)) return null;
+    if (year < 1 || day > daysInMonth(year, month)) return null;
     return new PyDateTime(year, month, day, hour, minute, second, fraction, null);
   };
 }
@@ -594,7 +597,7 @@ function convertMatch(s: string, format: string, re: RegExp): PyDateTime {
 
   const checkDate = (y: number, m: number, d: number): void => {
     if (y < 1 || y > 9999) throw new StrptimeError(`year ${y} is out of range`);
-    if (d < 1 || d > (m === 2 && isLeap(y) ? 29 : [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m]!)) throw new StrptimeError('day is out of range for month');
+    if (d < 1 || d > daysInMonth(y, m)) throw new StrptimeError('day is out of range for month');
   };
   if (julian === null && weekday !== null) {
     if (weekOfYear !== null) {

@@ -16,7 +16,7 @@
  * - the transport floor: a plain relay process measured the same way, for scale.
  *
  * BENCH_CHILD_NODE_ARGS passes node options to the gatherer (default: those of its bin's shebang,
- * "--max-semi-space-size=1", which ecosystem.config.js gives the daemons too; "--cpu-prof
+ * "--max-semi-space-size=1 --optimize-for-size", which ecosystem.config.js gives the gatherers too; "--cpu-prof
  * --cpu-prof-dir=DIR" to profile it). The bin switches V8's optimising compilers off;
  * VIIRS_NODE_OPTIMIZE=1 keeps them, for comparison.
  * BENCH_LATENCY_GRANULES (500), BENCH_LATENCY_WARMUP (500, not recorded) and BENCH_BURST_GRANULES
@@ -33,7 +33,7 @@ import { percentile, printTable, rssMB, shebangArgs } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'packages/gatherer/bin/viirs-gatherer.js');
-/** The node options of the gatherer's shebang, which ecosystem.config.js gives the daemons too. */
+/** The node options of the gatherer's shebang, which ecosystem.config.js gives the gatherers too. */
 const DEFAULT_NODE_ARGS = shebangArgs(BIN).join(' ');
 const SHIPPED = path.join(ROOT, 'packages/gatherer/config/segment_gatherer.ini');
 const VIS = ['GMTCO', 'GITCO', 'SVM03', 'SVM04', 'SVM05', 'SVI01'];

@@ -59,7 +59,7 @@ export class TrimPolicy {
   constructor(
     private last: number,
     private readonly quietMs: number,
-    private readonly busyMs: number = quietMs,
+    private readonly busyMs: number,
   ) {}
 
   check(cpuMs: number): 'quiet' | 'sustained' | null {

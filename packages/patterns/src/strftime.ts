@@ -148,21 +148,18 @@ function swapCase(s: string): string {
   return out;
 }
 
-/** Zero-padded two digits of 0 ≤ n < 100. */
-const two = (n: number): string => (n < 10 ? '0' + n : String(n));
-
 /**
  * Closures for the numeric directives without flags or width, equal to what directive() and
  * the general closure make of them (years 1–9999, so never negative).
  */
 const PLAIN_DIRECTIVES: Record<string, (d: PyDateTime) => string> = {
   Y: (d) => String(d.year),
-  y: (d) => two(d.year % 100),
-  m: (d) => two(d.month),
-  d: (d) => two(d.day),
-  H: (d) => two(d.hour),
-  M: (d) => two(d.minute),
-  S: (d) => two(d.second),
+  y: (d) => p2(d.year % 100),
+  m: (d) => p2(d.month),
+  d: (d) => p2(d.day),
+  H: (d) => p2(d.hour),
+  M: (d) => p2(d.minute),
+  S: (d) => p2(d.second),
   j: (d) => String(d.yearDay()).padStart(3, '0'),
 };
 

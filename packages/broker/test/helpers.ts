@@ -1,15 +1,15 @@
 /** Test helpers: granule messages as segment_gatherer writes them, log capture, a processor-like client. */
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { zmq } from '@viirs/posttroll';
 import { Message, PyDateTime } from '@viirs/posttroll';
 import type { Logger } from '@viirs/posttroll';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 export const FIXTURES = path.join(path.dirname(new URL(import.meta.url).pathname), 'fixtures');
 
+/** A fresh temporary directory (removed at process exit, if the test has not done so). */
 export function tmpDir(prefix = 'viirs-broker-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return tempDir(prefix);
 }
 
 export interface GranuleSpec {

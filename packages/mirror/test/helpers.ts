@@ -1,8 +1,6 @@
 /** Shared helpers of the mirror tests. */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import type { Log } from '../src/log.js';
+import { tempDir } from '../../../test/helpers/tmp.js';
 
 export interface CapturedLog extends Log {
   lines: Array<{ level: 'debug' | 'info' | 'warn' | 'error'; msg: string }>;
@@ -31,9 +29,7 @@ export function captureLog(): CapturedLog {
 
 /** A fresh temporary base directory (removed at process exit). */
 export function tempBase(prefix = 'viirs-mirror-test-'): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  process.once('exit', () => fs.rmSync(d, { recursive: true, force: true }));
-  return d;
+  return tempDir(prefix);
 }
 
 /** Quick retries for tests. */

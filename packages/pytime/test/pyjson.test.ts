@@ -1,7 +1,7 @@
 /** Python json.dumps / json.loads semantics. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { dumps, loads, floatRepr, PyFloat, PyDateTime, PyJSONError, pyTruthy, KEY_ORDER } from '../src/index.js';
+import { dumps, loads, floatRepr, PyFloat, PyDateTime, PyJSONError, pyTruthy, KEY_ORDER, exactJsonChecks } from '../src/index.js';
 
 test('float repr follows Python', () => {
   const cases: Array<[number, string]> = [
@@ -70,4 +70,64 @@ test('loads: plain JSON (the fast path through JSON.parse) and tricky JSON give 
   assert.ok((loads('{"t": "2019-04-22T18:28:34.800000"}', { reviveDatetimes: true }) as { t: unknown }).t instanceof PyDateTime);
   assert.equal((loads('["2019-04-22T18:28:34.800000"]', { reviveDatetimes: true }) as unknown[])[0], '2019-04-22T18:28:34.800000');
   for (const bad of ['{"a": 1,}', '{"a" 1}', '[1 2]', '{"a": "\u0001"}', '\ufeff{}']) assert.throws(() => loads(bad), PyJSONError, JSON.stringify(bad));
+});
+
+test('the regex and the scan that decide when JSON.parse gives Python\'s result agree', () => {
+  const { regex, scan } = exactJsonChecks;
+  const cases: Array<[string, boolean]> = [
+    ['{"segment": "SVM16", "orbit_number": 38780, "start_time": "2019-04-22T18:28:34.800000", "sensor": ["viirs"], "ok": true, "n": null}', true],
+    ['[0, -1, 123456789012345, "1.5e3", "-0", "NaN"]', true],
+    ['{"a": 1.5}', false],
+    ['{"a": 1e5}', false],
+    ['{"a": 2E-3}', false],
+    ['[-0]', false],
+    ['[-0.0]', false],
+    ['[1234567890123456]', false],
+    ['{"12": 1}', false],
+    ['{"12" : 1}', false],
+    ['{"0": 1}', false],
+    ['{"012": 1}', true],
+    ['{"a": "12"}', true],
+    ['["12", "x"]', true],
+    ['{"a": "tab\\t"}', false],
+    ['[NaN]', false],
+    ['[-Infinity]', false],
+  ];
+  for (const [text, exact] of cases) {
+    assert.equal(scan(text), exact, `scan ${text}`);
+    // A bare NaN/Infinity: the regex lets JSON.parse reject it (the exact parser then runs).
+    if (/NaN|Infinity/.test(text) && !text.includes('"NaN"')) assert.throws(() => JSON.parse(text));
+    else assert.equal(regex(text), exact, `regex ${text}`);
+  }
+  // Random Python-style JSON documents: the two agree wherever JSON.parse accepts the text.
+  let seed = 12345;
+  const rnd = (n: number): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed % n;
+  };
+  const num = (): string => ['0', '-0', '7', '-42', '1.0', '-2.5', '1e3', '3E-2', '123456789012345', '1234567890123456', 'NaN', 'Infinity', '-Infinity', '10'][rnd(14)] as string;
+  const str = (): string => JSON.stringify(['a', '12', '0', '2019-04-22T18:28:34.8', 'x\ty', 'é', '1.5', '-0', ''][rnd(9)]);
+  const ws = (): string => [' ', '', '  ', '\n'][rnd(4)] as string;
+  const value = (depth: number): string => {
+    const k = rnd(depth > 2 ? 3 : 6);
+    if (k === 0) return num();
+    if (k === 1) return str();
+    if (k === 2) return ['true', 'false', 'null'][rnd(3)] as string;
+    if (k === 3) return '[' + Array.from({ length: rnd(4) }, () => ws() + value(depth + 1)).join(',') + ']';
+    return '{' + Array.from({ length: rnd(4) }, () => ws() + str() + ws() + ':' + ws() + value(depth + 1)).join(',') + '}';
+  };
+  let compared = 0;
+  for (let i = 0; i < 5000; i++) {
+    const text = value(0);
+    let parses = true;
+    try {
+      JSON.parse(text);
+    } catch {
+      parses = false;
+    }
+    if (!parses) continue;
+    compared++;
+    assert.equal(regex(text), scan(text), text);
+  }
+  assert.ok(compared > 1000, `only ${compared} documents compared`);
 });

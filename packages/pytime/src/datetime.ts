@@ -83,6 +83,17 @@ export function formatOffset(offsetUs: number): string {
   return s;
 }
 
+/** Set only around `new PyDateTime` by checkedNew: the fields were validated already. */
+let prechecked = false;
+
+/** A PyDateTime from fields the caller has already validated (the parsers' fast path). */
+function checkedNew(year: number, month: number, day: number, hour: number, minute: number, second: number, microsecond: number, offset: number | null): PyDateTime {
+  prechecked = true;
+  const v = new PyDateTime(year, month, day, hour, minute, second, microsecond, offset);
+  prechecked = false;
+  return v;
+}
+
 export interface DateTimeFields {
   year: number;
   month: number;
@@ -100,15 +111,17 @@ export interface DateTimeFields {
  * Naive values are compared and subtracted as if they were UTC.
  */
 export class PyDateTime {
-  readonly year: number;
-  readonly month: number;
-  readonly day: number;
-  readonly hour: number;
-  readonly minute: number;
-  readonly second: number;
-  readonly microsecond: number;
+  // Declared only: the constructor assigns them (class field definitions would first set each to
+  // undefined, a cost on every value parsed from a message).
+  declare readonly year: number;
+  declare readonly month: number;
+  declare readonly day: number;
+  declare readonly hour: number;
+  declare readonly minute: number;
+  declare readonly second: number;
+  declare readonly microsecond: number;
   /** UTC offset in microseconds, or null when naive. */
-  readonly offset: number | null;
+  declare readonly offset: number | null;
 
   constructor(
     year: number,
@@ -120,16 +133,18 @@ export class PyDateTime {
     microsecond = 0,
     offset: number | null = null,
   ) {
-    checkInt('year', year, MINYEAR, MAXYEAR);
-    checkInt('month', month, 1, 12);
-    checkInt('day', day, 1, daysInMonth(year, month));
-    checkInt('hour', hour, 0, 23);
-    checkInt('minute', minute, 0, 59);
-    checkInt('second', second, 0, 59);
-    checkInt('microsecond', microsecond, 0, 999_999);
-    if (offset !== null) {
-      if (!Number.isInteger(offset) || Math.abs(offset) >= US_PER_DAY) {
-        throw new PyTimeError(`offset must be strictly between -24h and 24h, got ${offset} µs`);
+    if (!prechecked) {
+      checkInt('year', year, MINYEAR, MAXYEAR);
+      checkInt('month', month, 1, 12);
+      checkInt('day', day, 1, daysInMonth(year, month));
+      checkInt('hour', hour, 0, 23);
+      checkInt('minute', minute, 0, 59);
+      checkInt('second', second, 0, 59);
+      checkInt('microsecond', microsecond, 0, 999_999);
+      if (offset !== null) {
+        if (!Number.isInteger(offset) || Math.abs(offset) >= US_PER_DAY) {
+          throw new PyTimeError(`offset must be strictly between -24h and 24h, got ${offset} µs`);
+        }
       }
     }
     this.year = year;
@@ -547,7 +562,7 @@ function parseCommon(s: string): PyDateTime | null | undefined {
   const year = y1 * 100 + y2;
   if (year < MINYEAR || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(year, mo) || h > 23 || mi > 59 || se > 59) return null;
   if (offset !== null && Math.abs(offset) >= US_PER_DAY) return null;
-  return new PyDateTime(year, mo, d, h, mi, se, us, offset);
+  return checkedNew(year, mo, d, h, mi, se, us, offset);
 }
 
 function parseIsoformat(input: string): PyDateTime | null {

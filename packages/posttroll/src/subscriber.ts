@@ -146,13 +146,19 @@ export class Subscriber implements AsyncIterable<Received> {
       try {
         frames = await sock.receive();
       } catch (e) {
-        if (this.closed || sock.closed) return null;
-        if ((e as { code?: string }).code === 'EAGAIN') continue;
-        throw e;
+        if (this.receiveFailed(e, sock)) return null;
+        continue;
       }
       const r = this.accept(frames);
       if (r) return r;
     }
+  }
+
+  /** A failed receive: true when the socket is closed (stop), false to try again; rethrows anything else. */
+  private receiveFailed(e: unknown, sock: zmq.Subscriber): boolean {
+    if (this.closed || sock.closed) return true;
+    if ((e as { code?: string }).code === 'EAGAIN') return false;
+    throw e;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Received> {
@@ -175,7 +181,17 @@ export class Subscriber implements AsyncIterable<Received> {
     if (!this.sock) this.start();
     const sock = this.sock;
     if (!sock) return;
-    for (let r = await this.nextReceived(sock); r !== null; r = await this.nextReceived(sock)) {
+    // The receive loop inline (not through nextReceived): one promise per message fewer.
+    for (;;) {
+      let frames: Buffer[];
+      try {
+        frames = await sock.receive();
+      } catch (e) {
+        if (this.receiveFailed(e, sock)) return;
+        continue;
+      }
+      const r = this.accept(frames);
+      if (r === null) continue;
       try {
         const p = handler(r);
         if (p) await p;

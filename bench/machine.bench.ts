@@ -7,7 +7,11 @@
  *   lands on the threads being measured;
  * - a round trip between two Node processes over a pipe (one byte each way), back to back and
  *   with a 1 ms pause between round trips (the processes sleep, as the daemons do between
- *   messages).
+ *   messages);
+ * - CPU speed: the same fixed integer loop timed BENCH_MACHINE_SPEED_ROUNDS (30) times in a row.
+ *   On a quiet machine every round takes about as long as the fastest; a virtual CPU that the
+ *   host slows down (without a gap the hiccup threads would see) shows as slow rounds. Every
+ *   throughput figure of the other benchmarks is bounded by this.
  *
  *   node --import tsx bench/machine.bench.ts
  *   BENCH_MACHINE_SECONDS (default 5) per hiccup measurement; BENCH_MACHINE_ROUNDS (2000).
@@ -19,6 +23,28 @@ import { percentile, printTable } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_MACHINE_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_MACHINE_ROUNDS ?? 2000);
+const SPEED_ROUNDS = Number(process.env.BENCH_MACHINE_SPEED_ROUNDS ?? 30);
+
+function spin(n: number): number {
+  let x = 0;
+  for (let i = 0; i < n; i++) x = (x + i * 7) | 0;
+  return x;
+}
+
+/** Milliseconds per round of a fixed integer loop (about 75–100 ms on an unhindered core here), SPEED_ROUNDS rounds. */
+function cpuSpeed(): number[] {
+  let x = 0;
+  // Compiled by the optimising compiler first: otherwise the first rounds time V8's tiers, not the CPU.
+  for (let i = 0; i < 300; i++) x += spin(100_000);
+  const ms: number[] = [];
+  for (let r = 0; r < SPEED_ROUNDS; r++) {
+    const t = performance.now();
+    x += spin(1e8);
+    ms.push(performance.now() - t);
+  }
+  if (x === 0.5) console.log(x); // the result is used
+  return ms;
+}
 
 interface Gaps {
   over05: number;
@@ -103,6 +129,12 @@ async function main(): Promise<void> {
     pp.push([pause ? `${pause} ms pause between trips` : 'back to back', percentile(l, 50).toFixed(3), percentile(l, 90).toFixed(3), percentile(l, 99).toFixed(3), l[l.length - 1]!.toFixed(2)]);
   }
   printTable(`Round trip between two Node processes over a pipe (${ROUNDS} trips)`, ['how', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'], pp);
+  const sp = cpuSpeed();
+  const fastest = Math.min(...sp);
+  const sorted = [...sp].sort((a, b) => a - b);
+  printTable(`CPU speed: one fixed integer loop, ${SPEED_ROUNDS} rounds in a row on one thread`, ['fastest ms', 'median ms', 'slowest ms', 'rounds ≥ 1.5× the fastest', 'rounds ≥ 3×'], [
+    [fastest.toFixed(1), percentile(sorted, 50).toFixed(1), sorted[sorted.length - 1]!.toFixed(1), String(sp.filter((m) => m >= 1.5 * fastest).length), String(sp.filter((m) => m >= 3 * fastest).length)],
+  ]);
   console.log(`(load average: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${cpus} CPUs)`);
 }
 

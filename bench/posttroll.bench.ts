@@ -63,7 +63,9 @@ async function child(): Promise<void> {
 async function run(): Promise<void> {
   const rows: Array<Array<string | number>> = [];
 
-  // Codec throughput: best of 5 rounds of 100k after a warm-up of each loop. Each measurement
+  // Codec throughput: best of 10 rounds of 100k after a warm-up of each loop (this VM's CPU speed
+  // swings up to 2x for seconds at a time: see bench/machine.bench.ts; the best round is the
+  // code's own speed). Each measurement
   // gets its own closure of the timing loop: one shared loop would see three different f's, its
   // call site would go polymorphic, and whatever is measured after the first would look slower
   // than it is (V8 keeps type feedback and optimised code per closure).
@@ -73,7 +75,7 @@ async function run(): Promise<void> {
   const rateLoop = () => (f: () => void): number => {
     for (let i = 0; i < 50_000; i++) f();
     let best = 0;
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < 10; round++) {
       const t = performance.now();
       for (let i = 0; i < N; i++) f();
       best = Math.max(best, N / ((performance.now() - t) / 1000));
@@ -152,18 +154,27 @@ async function run(): Promise<void> {
   rows.push(['latency at 1000 msg/s, two processes, p50', `${(percentile(lat, 50) / 1000).toFixed(3)} ms`, '']);
   rows.push(['latency at 1000 msg/s, two processes, p99', `${(percentile(lat, 99) / 1000).toFixed(3)} ms`, '≤ 1 ms (Python 1.2 ms)']);
 
+  // The ladder: 2 s at each rate. A step that falls behind is run once more before the ladder
+  // stops (both attempts are shown): this VM's CPUs slow down for seconds at a time (see
+  // bench/machine.bench.ts), and one slow second would otherwise end it.
   let best = 0;
-  for (const rate of [20_000, 30_000, 40_000, 45_000, 50_000, 55_000, 60_000, 70_000, 80_000, 100_000, 120_000]) {
-    const count = Math.max(50_000, rate * 2);
-    const r = await burst(rate, count, false);
-    const sentRate = Math.round(r.sent / r.secs);
-    const recvRate = Math.round(r.got / Math.max(r.recvSecs, r.secs));
-    const lossless = r.got === r.sent;
-    // Sustained: nothing lost and the subscriber kept pace (received within 5% of the send time).
-    const kept = lossless && r.recvSecs <= r.secs * 1.05 + 0.05;
-    rows.push([`pub→sub ${rate.toLocaleString('en')} msg/s offered`, `sent ${sentRate.toLocaleString('en')}/s, received ${recvRate.toLocaleString('en')}/s, ${r.got}/${r.sent}`, lossless ? (kept ? 'no loss, kept pace' : 'no loss, fell behind') : `LOST ${r.sent - r.got}`]);
-    if (kept) best = Math.max(best, Math.min(sentRate, recvRate));
-    if (!kept) break;
+  ladder: for (const rate of [20_000, 30_000, 40_000, 45_000, 50_000, 55_000, 60_000, 70_000, 80_000, 100_000, 120_000]) {
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const count = Math.max(50_000, rate * 2);
+      const r = await burst(rate, count, false);
+      const sentRate = Math.round(r.sent / r.secs);
+      const recvRate = Math.round(r.got / Math.max(r.recvSecs, r.secs));
+      const lossless = r.got === r.sent;
+      // Sustained: nothing lost and the subscriber kept pace (received within 5% of the send time).
+      const kept = lossless && r.recvSecs <= r.secs * 1.05 + 0.05;
+      rows.push([`pub→sub ${rate.toLocaleString('en')} msg/s offered${attempt > 1 ? ' (again)' : ''}`, `sent ${sentRate.toLocaleString('en')}/s, received ${recvRate.toLocaleString('en')}/s, ${r.got}/${r.sent}`, lossless ? (kept ? 'no loss, kept pace' : 'no loss, fell behind') : `LOST ${r.sent - r.got}`]);
+      if (!lossless) break ladder;
+      if (kept) {
+        best = Math.max(best, Math.min(sentRate, recvRate));
+        continue ladder;
+      }
+    }
+    break;
   }
   rows.push(['sustained with zero loss', `${best.toLocaleString('en')} msg/s`, '≥ 50k (Python 5–6k)']);
 

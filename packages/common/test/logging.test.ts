@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createLogger, parseLevel, RotatingFileTransport, openLoggers } from '../src/index.js';
+import { createLogger, logTimestamp, parseLevel, RotatingFileTransport, openLoggers } from '../src/index.js';
 import { tempDir } from '../../../test/helpers/tmp.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -58,6 +58,29 @@ test('logging: file <logDir>/<name>.log with the line format, created with its d
   assert.match(lines[0] as string, new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d,\\d{3} INFO \\[unit\\] hello world \\(PID ${process.pid}\\)$`));
   assert.match(lines[1] as string, / WARN \[unit\] careful /);
   assert.match(lines[2] as string, / ERROR \[unit\] broken /);
+});
+
+test('logging: the line timestamp is local time as YYYY-MM-DD HH:mm:ss,SSS, right across seconds, days and zones', () => {
+  const tz = process.env.TZ;
+  try {
+    const t = Date.UTC(2019, 3, 22, 18, 28, 34, 5);
+    process.env.TZ = 'UTC';
+    assert.equal(logTimestamp(t), '2019-04-22 18:28:34,005');
+    assert.equal(logTimestamp(t + 994), '2019-04-22 18:28:34,999');
+    assert.equal(logTimestamp(t + 995), '2019-04-22 18:28:35,000');
+    assert.equal(logTimestamp(t + 995 + 86_400_000 * 254 + 42), '2020-01-01 18:28:35,042');
+    process.env.TZ = 'America/Anchorage'; // AKDT, UTC-8 in April
+    assert.equal(logTimestamp(t + 60_000), '2019-04-22 10:29:34,005');
+    // Against Date's own local fields for the current time.
+    process.env.TZ = 'UTC';
+    const now = Date.now();
+    const d = new Date(now);
+    const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+    assert.equal(logTimestamp(now), `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())},${p(d.getMilliseconds(), 3)}`);
+  } finally {
+    if (tz === undefined) delete process.env.TZ;
+    else process.env.TZ = tz;
+  }
 });
 
 test('logging: file and directories readable by everyone (0644/0755) even under umask 077, rotations too', async () => {

@@ -77,3 +77,38 @@ test('startMallocTrim trims on its timer once the process goes quiet after work'
   }
 });
 
+
+test('startMallocTrim: with a collector, a quiet trim comes after a full collection (its finalizers free native memory first); a trim under sustained work does not collect', async () => {
+  let cpu = 0;
+  const calls: string[] = [];
+  const stop = startMallocTrim(0.01, {
+    trim: () => {
+      calls.push('trim');
+      return true;
+    },
+    collect: () => calls.push('collect'),
+    cpuMs: () => cpu,
+  }) as () => void;
+  const until = async (n: number): Promise<void> => {
+    const t0 = Date.now();
+    while (calls.length < n && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 5));
+  };
+  try {
+    cpu += 1000; // work, then quiet
+    await until(1);
+    assert.deepEqual(calls, ['collect'], 'the collection first, the trim a little later');
+    await until(2);
+    assert.deepEqual(calls, ['collect', 'trim']);
+    // Sustained work: every check busy until the policy trims, without a collection.
+    calls.length = 0;
+    const busy = setInterval(() => (cpu += 1000), 2);
+    try {
+      await until(1);
+    } finally {
+      clearInterval(busy);
+    }
+    assert.equal(calls[0], 'trim');
+  } finally {
+    stop();
+  }
+});

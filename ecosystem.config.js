@@ -27,6 +27,9 @@ const SMALL_HEAP = ['--max-semi-space-size=1'];
 // The gatherers also grow their heap less in bursts (packages/gatherer/README.md, Performance);
 // for the relay and the stalker it made no difference.
 const GATHERER_HEAP = [...SMALL_HEAP, '--optimize-for-size'];
+// The relay collects its garbage before it hands freed memory back after a burst, so that
+// zeromq's message memory is free by then (packages/publisher/README.md, Resource use).
+const RELAY_HEAP = [...SMALL_HEAP, '--expose-gc'];
 // The nameserver, the publisher and the gatherers switch V8's optimising compilers off themselves
 // (VIIRS_NODE_OPTIMIZE=1 in the environment keeps them): see their READMEs.
 
@@ -61,7 +64,7 @@ export const apps = [
   app('stalker', 'stalker', ['-C', 'viirs', ...(multicast ? [] : ['-n', nsSetting])]),
   ...['tir', 'vis', 'btd', 'mir'].map((p) => app(`gatherer-${p}`, 'gatherer', ['-C', `viirs_${p}`, ...announce], GATHERER_HEAP)),
   app('broker', 'broker'),
-  app('publisher', 'publisher'),
+  app('publisher', 'publisher', [], RELAY_HEAP),
   app('mirror', 'mirror', ['daemon'], []),
   app('cleanup', 'cleanup', ['daemon']),
 ];

@@ -54,7 +54,8 @@ test('TrimPolicy: nothing while idle, under a trickle of work or while working; 
   assert.equal(p.check((cpu += 1)), null);
 });
 
-test('startMallocTrim trims on its timer once the process goes quiet after work', async () => {
+/** startMallocTrim on a 10 ms timer with a stub trim (and collector) recording calls, and a CPU clock the test moves. */
+function recordedTrim(withCollector: boolean): { calls: string[]; work: (ms: number) => void; until: (n: number) => Promise<void>; stop: () => void } {
   let cpu = 0;
   const calls: string[] = [];
   const stop = startMallocTrim(0.01, {
@@ -62,14 +63,23 @@ test('startMallocTrim trims on its timer once the process goes quiet after work'
       calls.push('trim');
       return true;
     },
+    ...(withCollector ? { collect: () => void calls.push('collect') } : {}),
     cpuMs: () => cpu,
   }) as () => void;
+  const until = async (n: number): Promise<void> => {
+    const t0 = Date.now();
+    while (calls.length < n && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 5));
+  };
+  return { calls, work: (ms) => void (cpu += ms), until, stop };
+}
+
+test('startMallocTrim trims on its timer once the process goes quiet after work', async () => {
+  const { calls, work, until, stop } = recordedTrim(false);
   try {
     await new Promise((r) => setTimeout(r, 60));
     assert.deepEqual(calls, [], 'idle: nothing');
-    cpu += 1000; // work
-    const t0 = Date.now();
-    while (calls.length === 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 5));
+    work(1000);
+    await until(1);
     await new Promise((r) => setTimeout(r, 60));
     assert.deepEqual(calls, ['trim'], 'once, and quiet again: nothing more');
   } finally {
@@ -77,31 +87,17 @@ test('startMallocTrim trims on its timer once the process goes quiet after work'
   }
 });
 
-
 test('startMallocTrim: with a collector, a quiet trim comes after a full collection (its finalizers free native memory first); a trim under sustained work does not collect', async () => {
-  let cpu = 0;
-  const calls: string[] = [];
-  const stop = startMallocTrim(0.01, {
-    trim: () => {
-      calls.push('trim');
-      return true;
-    },
-    collect: () => calls.push('collect'),
-    cpuMs: () => cpu,
-  }) as () => void;
-  const until = async (n: number): Promise<void> => {
-    const t0 = Date.now();
-    while (calls.length < n && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 5));
-  };
+  const { calls, work, until, stop } = recordedTrim(true);
   try {
-    cpu += 1000; // work, then quiet
+    work(1000); // work, then quiet
     await until(1);
     assert.deepEqual(calls, ['collect'], 'the collection first, the trim a little later');
     await until(2);
     assert.deepEqual(calls, ['collect', 'trim']);
     // Sustained work: every check busy until the policy trims, without a collection.
     calls.length = 0;
-    const busy = setInterval(() => (cpu += 1000), 2);
+    const busy = setInterval(() => work(1000), 2);
     try {
       await until(1);
     } finally {

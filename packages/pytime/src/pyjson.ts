@@ -459,7 +459,7 @@ function pArray(inObject: boolean): unknown[] {
  * Whether V8's JSON.parse gives exactly what Python's json.loads gives for this text: no escapes
  * (keeps the check simple), and outside strings no float (a digit before '.', 'e' or 'E'), no
  * NaN/Infinity, no "-0", no integer of 16 digits or more, and no integer-like key (JS would reorder
- * it). Strings are skipped with indexOf, so the scan touches only the structural text.
+ * it). Decided by EXACT_JSON below, or for long texts by scanIsExact.
  */
 function nativeIsExact(text: string): boolean {
   if (text.length <= EXACT_REGEX_MAX) {
@@ -486,7 +486,7 @@ const EXACT_REGEX_MAX = 65536;
 /** The two forms of nativeIsExact, for the tests that check they agree. */
 export const exactJsonChecks = { regex: (text: string): boolean => EXACT_JSON.test(text), scan: (text: string): boolean => scanIsExact(text) };
 
-/** nativeIsExact by scanning (for long texts). */
+/** nativeIsExact by scanning (for long texts); strings are skipped with indexOf, so the scan touches only the structural text. */
 function scanIsExact(text: string): boolean {
   if (text.indexOf('\\') >= 0) return false;
   const n = text.length;

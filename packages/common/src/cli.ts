@@ -70,6 +70,15 @@ export async function runMain(prog: string, main: () => Promise<void | number>):
   };
   process.on('uncaughtException', fatal);
   process.on('unhandledRejection', fatal);
+  // The reader of our output has gone (`viirs-posttroll listen | head`, a log pipe closed): end
+  // quietly at once. Reported as a failure instead, the report itself failed on a closed stderr,
+  // whose error was reported again, and so on: the process spun at full CPU and never exited.
+  const outputGone = (e: NodeJS.ErrnoException): void => {
+    if (e?.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    else fatal(e);
+  };
+  process.stdout.on('error', outputGone);
+  process.stderr.on('error', outputGone);
   try {
     const code = await main();
     if (typeof code === 'number') process.exitCode = code;

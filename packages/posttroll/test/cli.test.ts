@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { decodeInput, messageFromJson, messageToJson } from '../src/tool.js';
 import { loadFixture } from '../../../test/helpers/vectors.js';
 import { freePort, waitFor } from '../../../test/helpers/net.js';
+import { Message, Publisher } from '../src/index.js';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../bin/viirs-posttroll.js');
 const decodeVectors = loadFixture('posttroll/decode.json').cases as any[];
@@ -70,5 +71,25 @@ test('publish -> listen between two processes on loopback', async () => {
     listener.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => listener.on('exit', r));
     assert.equal(code, 0, 'listen exits cleanly on SIGTERM');
+  }
+});
+
+test('listen whose reader goes away (stdout and stderr both a closed pipe, as in `listen 2>&1 | head -3`) exits at once instead of spinning', async () => {
+  const port = await freePort();
+  const pub = await new Publisher({ port, host: '127.0.0.1' }).start();
+  const timer = setInterval(() => pub.publish(new Message({ subject: '/AVO/viirs/sdr', type: 'file', data: { a: 1 } })), 20);
+  const listener = spawn(process.execPath, [BIN, 'listen', '--address', `tcp://127.0.0.1:${port}`, '--topic', '/AVO'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<number | null>((r) => listener.on('exit', r));
+  try {
+    // The reader takes one line, then closes both pipes.
+    await new Promise<void>((r) => listener.stdout.once('data', () => r()));
+    listener.stdout.destroy();
+    listener.stderr.destroy();
+    const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 5000))]);
+    assert.equal(code, 0, 'listen should end quietly when its output is gone');
+  } finally {
+    clearInterval(timer);
+    listener.kill('SIGKILL');
+    await pub.stop();
   }
 });

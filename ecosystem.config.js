@@ -25,10 +25,11 @@ const bin = (pkg) => path.join(root, 'packages', pkg, 'bin', `viirs-${pkg}.js`);
 // keeps V8's default).
 const SMALL_HEAP = ['--max-semi-space-size=1'];
 // The gatherers also grow their heap less in bursts (packages/gatherer/README.md, Performance);
-// for the relay and the stalker it made no difference.
-const GATHERER_HEAP = [...SMALL_HEAP, '--optimize-for-size'];
-// The relay collects its garbage before it hands freed memory back after a burst, so that
-// zeromq's message memory is free by then (packages/publisher/README.md, Resource use).
+// for the relay and the stalker it made no difference. With --expose-gc, the gatherers and the
+// relay collect (and compact) their garbage before they hand freed memory back after a burst: the
+// gatherers' sparsely used heap pages and the relay's zeromq message memory are free by then
+// (packages/gatherer/README.md, Performance; packages/publisher/README.md, Resource use).
+const GATHERER_HEAP = [...SMALL_HEAP, '--optimize-for-size', '--expose-gc'];
 const RELAY_HEAP = [...SMALL_HEAP, '--expose-gc'];
 // The nameserver, the publisher and the gatherers switch V8's optimising compilers off themselves
 // (VIIRS_NODE_OPTIMIZE=1 in the environment keeps them): see their READMEs.

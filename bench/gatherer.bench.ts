@@ -16,7 +16,7 @@
  * - the transport floor: a plain relay process measured the same way, for scale.
  *
  * BENCH_CHILD_NODE_ARGS passes node options to the gatherer (default: those of its bin's shebang,
- * "--max-semi-space-size=1 --optimize-for-size", which ecosystem.config.js gives the gatherers too; "--cpu-prof
+ * "--max-semi-space-size=1 --optimize-for-size --expose-gc", which ecosystem.config.js gives the gatherers too; "--cpu-prof
  * --cpu-prof-dir=DIR" to profile it). The bin switches V8's optimising compilers off;
  * VIIRS_NODE_OPTIMIZE=1 keeps them, for comparison.
  * BENCH_LATENCY_GRANULES (500), BENCH_LATENCY_WARMUP (500, not recorded) and BENCH_BURST_GRANULES

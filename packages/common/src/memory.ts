@@ -6,6 +6,7 @@
  * built by scripts/build-native.mjs; without it, or off glibc, nothing happens).
  */
 import { createRequire } from 'node:module';
+import v8 from 'node:v8';
 import { parseNumberStrict } from './config.js';
 
 type Trim = () => boolean;
@@ -45,7 +46,7 @@ export interface MallocTrimOptions {
   trim?: Trim;
   /** CPU time used by the process so far, in milliseconds (default: process.cpuUsage()). */
   cpuMs?: () => number;
-  /** A full garbage collection before a quiet trim (default: global.gc when node runs with --expose-gc; null: none). */
+  /** A full garbage collection before a quiet trim (default: a compacting one, see compactingCollection, when node runs with --expose-gc; null: none). */
   collect?: (() => void) | null;
 }
 
@@ -84,18 +85,38 @@ export class TrimPolicy {
 }
 
 /**
+ * A full garbage collection that also compacts every page of V8's heap, so that the pages a burst
+ * filled and left sparsely used are emptied and returned at once instead of when V8's memory
+ * reducer gets to them (seconds later). V8 compacts only its most fragmented pages in an ordinary
+ * full collection; its --compact-on-every-full-gc flag, read at each collection, is switched on
+ * for this one collection only. Takes a few milliseconds for a daemon's heap.
+ */
+export function compactingCollection(gc: () => void): () => void {
+  return () => {
+    v8.setFlagsFromString('--compact-on-every-full-gc');
+    try {
+      gc();
+    } finally {
+      v8.setFlagsFromString('--no-compact-on-every-full-gc');
+    }
+  };
+}
+
+/**
  * Every `seconds` (see mallocTrimSeconds), on an unref'd timer, calls malloc_trim(0) when
  * TrimPolicy says so (work: at least BUSY_SHARE of one CPU since the last check; quiet: under
  * QUIET_SHARE): memory goes back right after a burst, and an idle daemon is not trimmed again
  * and again. A trim takes well under a millisecond idle, a few after a burst.
  *
- * Before a quiet trim, a daemon started with --expose-gc (the relay) also runs a full garbage
- * collection, and trims 100 ms later: the Buffers zeromq hands out keep their message memory,
- * malloc'd by zeromq's I/O thread, until V8 collects them, and the few left after a burst pin
- * pages of that thread's arena. Collected first, the relay is back at its idle RSS after a burst
- * (54 MB instead of 58–66). It does not help the gatherer, whose memory after a burst is V8's own
- * pages, kept committed until V8's memory reducer runs. No collection under sustained work: it
- * would pause the daemon mid-stream. Returns a stop function; false instead when trimming is off
+ * Before a quiet trim, a daemon started with --expose-gc (the relay and the gatherers) also runs a
+ * full, compacting garbage collection (compactingCollection), and trims 100 ms later. The relay:
+ * the Buffers zeromq hands out keep their message memory, malloc'd by zeromq's I/O thread, until
+ * V8 collects them, and the few left after a burst pin pages of that thread's arena; collected
+ * first, the relay is back at its idle RSS after a burst (54 MB instead of 58–66). The gatherer:
+ * its memory after a burst is V8's own heap pages, sparsely used, which an ordinary collection
+ * leaves committed until V8's memory reducer runs seconds later; compacted, they go at once
+ * (57.6 MB 1.5 s after a burst of 1000 granules instead of 62). No collection under sustained
+ * work: it would pause the daemon mid-stream. Returns a stop function; false instead when trimming is off
  * or unavailable.
  */
 export function startMallocTrim(seconds: number, opts: MallocTrimOptions = {}): (() => void) | false {
@@ -109,7 +130,7 @@ export function startMallocTrim(seconds: number, opts: MallocTrimOptions = {}): 
     });
   const periodMs = seconds * 1000;
   const policy = new TrimPolicy(cpuMs(), periodMs * QUIET_SHARE, periodMs * BUSY_SHARE);
-  const collect = opts.collect !== undefined ? opts.collect : typeof globalThis.gc === 'function' ? (globalThis.gc as () => void) : null;
+  const collect = opts.collect !== undefined ? opts.collect : typeof globalThis.gc === 'function' ? compactingCollection(globalThis.gc as () => void) : null;
   let pending = false;
   const t = setInterval(() => {
     if (pending) return;

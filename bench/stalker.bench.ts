@@ -15,8 +15,11 @@
  *   stalker's CPU time per file is read from /proc;
  * - burst: BENCH_STALKER_BURST (default 10 000) files moved in as fast as possible.
  *
- * All three for each inotify source in BENCH_STALKER_SOURCES (default "native,inotifywait":
- * the stalker's own inotify descriptor, then inotifywait as a child process).
+ * All three for each inotify source in BENCH_STALKER_SOURCES (default "native,floor,inotifywait":
+ * the stalker's own inotify descriptor, then inotifywait as a child process). `floor` is not the
+ * stalker: for scale, a process with the stalker's watcher (native source) that publishes a
+ * posttroll message holding only the file's name, without parsing the name or logging, measured
+ * for latency the same way: what this machine's inotify wake-up and two ZeroMQ hops cost.
  *
  * Files are made under the system temp directory (set TMPDIR to move it): creating files there
  * must be fast for the writer to reach the higher rates.
@@ -29,7 +32,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Subscriber } from '@viirs/posttroll';
+import { Message, Publisher, Subscriber, silentLogger } from '@viirs/posttroll';
 import { freePort, waitFor } from '../test/helpers/net.js';
 import { percentile, printTable, rssMB } from './lib.js';
 
@@ -39,7 +42,7 @@ const LATENCY_N = Number(process.env.BENCH_STALKER_LATENCY ?? 500);
 const LATENCY_WARMUP = Number(process.env.BENCH_STALKER_WARMUP ?? 500);
 const STEP_SECONDS = Number(process.env.BENCH_STALKER_SECONDS ?? 3);
 const BURST = Number(process.env.BENCH_STALKER_BURST ?? 10_000);
-const SOURCES = (process.env.BENCH_STALKER_SOURCES ?? 'native,inotifywait').split(',').map((x) => x.trim()).filter(Boolean);
+const SOURCES = (process.env.BENCH_STALKER_SOURCES ?? 'native,floor,inotifywait').split(',').map((x) => x.trim()).filter(Boolean);
 
 let counter = 0;
 /** A fresh AVO file name (distinct segment per file). */
@@ -117,7 +120,9 @@ async function main(source: string): Promise<void> {
   // BENCH_CHILD_NODE_ARGS: node options for the stalker; default the ones pm2 gives the daemons
   // (ecosystem.config.js).
   const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, BIN, '-C', 'viirs', '-p', String(port), '-n', 'false', '--base-dir', base, '--inotify', source], {
+  const floor = source === 'floor';
+  const argv = floor ? ['--import', 'tsx', fileURLToPath(import.meta.url), '--floor', sdr, String(port)] : [BIN, '-C', 'viirs', '-p', String(port), '-n', 'false', '--base-dir', base, '--inotify', source];
+  const child = spawn(process.execPath, [...nodeArgs, ...argv], {
     env: { ...process.env, MAILHOST: '' },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -203,6 +208,7 @@ async function main(source: string): Promise<void> {
         ['close after write', f(percentile(close, 50)), f(percentile(close, 90)), f(percentile(close, 99)), f(close.at(-1)!)],
       ],
     );
+    if (floor) return;
 
     // Sustained rates.
     const rows: Array<Array<string | number>> = [];
@@ -264,7 +270,22 @@ async function main(source: string): Promise<void> {
   }
 }
 
+/** The floor: the stalker's watcher and a posttroll publisher, nothing else (see the header). */
+async function floorProcess(dir: string, port: number): Promise<void> {
+  const { InotifyWatcher } = await import('@viirs/stalker');
+  const pub = await new Publisher({ port, host: '127.0.0.1' }).start();
+  const watcher = new InotifyWatcher({
+    dirs: [dir],
+    source: 'native',
+    logger: silentLogger,
+    onPath: (p) => pub.publish(new Message({ subject: '/AVO/viirs/sdr', type: 'file', data: { uid: path.basename(p) } })),
+  });
+  await watcher.start();
+  process.once('SIGTERM', () => process.exit(0));
+}
+
 if (process.argv.includes('--writer')) writer();
+else if (process.argv.includes('--floor')) void floorProcess(process.argv[process.argv.indexOf('--floor') + 1]!, Number(process.argv[process.argv.indexOf('--floor') + 2]));
 else {
   for (const source of SOURCES) await main(source);
   console.log(`(load average during the run: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs)`);

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, cli, createLogger, envHelp, envValue, onShutdown, parseNumberStrict, parsePort, resolveBaseDir, runMain, basePaths, mallocTrimSeconds, startMallocTrim, MALLOC_TRIM_HELP } from '@viirs/common';
+import { ConfigError, cli, createLogger, envHelp, envValue, onShutdown, parseNumberStrict, parsePort, resolveBaseDir, runMain, basePaths, mallocTrimSeconds, startMallocTrim, MALLOC_TRIM_HELP, NODE_OPTIMIZE_HELP } from '@viirs/common';
 import { readConfig as readPosttrollConfig } from '@viirs/posttroll';
 import { loadConfig } from './config.js';
 import { GathererService, stateName } from './service.js';
@@ -66,7 +66,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
     .epilog(
       'Messaging follows the config: nameservers / addresses / services / publish_port (see README). posttroll settings come from ' +
         'POSTTROLL_* variables (e.g. POSTTROLL_NAMESERVER_PORT, POSTTROLL_BROADCAST_PORT, POSTTROLL_MULTICAST_INTERFACE). ' +
-        `SIGINT/SIGTERM save the open slots and exit at once. ${MALLOC_TRIM_HELP} Bad configuration: one line on stderr, exit code 2.`,
+        `SIGINT/SIGTERM save the open slots and exit at once. ${MALLOC_TRIM_HELP} ${NODE_OPTIMIZE_HELP} Bad configuration: one line on stderr, exit code 2.`,
     )
     .parseAsync();
 

@@ -60,7 +60,7 @@ test('configuration errors: one line on stderr, exit code 2', () => {
 test('--help explains every option and its environment variable', () => {
   const r = run(['--help']);
   assert.equal(r.code, 0);
-  for (const s of ['--config', '-C', '--base-dir', '--memory', '--startup-grace', '--verbose', '--nameservers', '--publish-port', 'VIIRS_GATHERER_NAMESERVERS', 'VIIRS_GATHERER_PUBLISH_PORT', 'VIIRS_GATHERER_CONFIG', 'VIIRS_GATHERER_SECTION', 'VIIRS_BASE_DIR', 'VIIRS_GATHERER_MEMORY', 'VIIRS_GATHERER_STARTUP_GRACE', 'VIIRS_LOG_LEVEL', 'POSTTROLL_']) {
+  for (const s of ['--config', '-C', '--base-dir', '--memory', '--startup-grace', '--verbose', '--nameservers', '--publish-port', 'VIIRS_GATHERER_NAMESERVERS', 'VIIRS_GATHERER_PUBLISH_PORT', 'VIIRS_GATHERER_CONFIG', 'VIIRS_GATHERER_SECTION', 'VIIRS_BASE_DIR', 'VIIRS_GATHERER_MEMORY', 'VIIRS_GATHERER_STARTUP_GRACE', 'VIIRS_LOG_LEVEL', 'POSTTROLL_', 'VIIRS_MALLOC_TRIM_SECONDS', 'VIIRS_NODE_OPTIMIZE']) {
     assert.ok(r.stdout.includes(s), s);
   }
 });

@@ -4,7 +4,7 @@
  *   viirs-nameserver [--no-multicast] [-L] [-v] [-l FILE] [--max-age SECONDS] [--port N] …
  */
 import path from 'node:path';
-import { cli, ConfigError, createLogger, envHelp, envValue, onShutdown, parseBool, parseNumberStrict, parsePort, resolveBaseDir, runMain, mallocTrimSeconds, startMallocTrim, MALLOC_TRIM_HELP } from '@viirs/common';
+import { cli, ConfigError, createLogger, envHelp, envValue, onShutdown, parseBool, parseNumberStrict, parsePort, resolveBaseDir, runMain, mallocTrimSeconds, startMallocTrim, MALLOC_TRIM_HELP, NODE_OPTIMIZE_HELP } from '@viirs/common';
 import { ConfigError as PtConfigError, getConfig, type PosttrollConfig } from '@viirs/posttroll';
 import { DEFAULT_MAX_AGE_S, NameServer } from './nameserver.js';
 
@@ -101,6 +101,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
         '  NAMESERVER_PORT (legacy name of POSTTROLL_NAMESERVER_PORT), POSTTROLL_MESSAGE_VERSION.',
         'Logging: VIIRS_LOG_LEVEL; error mail with MAILHOST, LOG_SENDER, LOG_RECIPIENT.',
         MALLOC_TRIM_HELP,
+        NODE_OPTIMIZE_HELP,
         'Bad configuration: one line on stderr, exit code 2. SIGINT/SIGTERM: clean stop.',
       ].join('\n'),
     )

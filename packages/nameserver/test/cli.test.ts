@@ -102,3 +102,11 @@ test('flag > env > default', () => {
   assert.deepEqual(logTarget({ log: '/var/log/ns.log' }), { name: 'ns', logDir: '/var/log' });
   assert.deepEqual(logTarget({}, { VIIRS_BASE_DIR: '/srv/viirs' }), { name: 'nameserver', logDir: '/srv/viirs/log' });
 });
+
+test('--help explains every option and its environment variable', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  for (const s of ['--multicast', '--local-only', '--verbose', '--log', '--base-dir', '--max-age', '--port', '--address-port', '--broadcast-port', 'VIIRS_LOG_LEVEL', 'VIIRS_BASE_DIR', 'VIIRS_NAMESERVER_MAX_AGE', 'POSTTROLL_NAMESERVER_PORT', 'POSTTROLL_ADDRESS_PUBLISH_PORT', 'POSTTROLL_BROADCAST_PORT', 'POSTTROLL_MC_GROUP', 'MAILHOST', 'VIIRS_MALLOC_TRIM_SECONDS', 'VIIRS_NODE_OPTIMIZE']) {
+    assert.ok(r.stdout.includes(s), s);
+  }
+});

@@ -4,7 +4,7 @@
  *   viirs-publisher [--port 29092] [--nameserver HOST]
  */
 import path from 'node:path';
-import { cli, ConfigError, createLogger, envHelp, envValue, onShutdown, parsePort, resolveBaseDir, runMain, mallocTrimSeconds, startMallocTrim, MALLOC_TRIM_HELP } from '@viirs/common';
+import { cli, ConfigError, createLogger, envHelp, envValue, onShutdown, parsePort, resolveBaseDir, runMain, mallocTrimSeconds, startMallocTrim, MALLOC_TRIM_HELP, NODE_OPTIMIZE_HELP } from '@viirs/common';
 import { ConfigError as PtConfigError, getConfig } from '@viirs/posttroll';
 import { DEFAULT_RELAY_PORT, Relay } from './relay.js';
 
@@ -51,6 +51,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
         'The PUB socket uses TCP keep-alive (idle 60 s, count 20, interval 60 s) as the original.',
         'Logging: VIIRS_LOG_LEVEL; error mail with MAILHOST, LOG_SENDER, LOG_RECIPIENT.',
         MALLOC_TRIM_HELP,
+        NODE_OPTIMIZE_HELP,
         'Bad configuration: one line on stderr, exit code 2. SIGINT/SIGTERM: clean stop.',
       ].join('\n'),
     )

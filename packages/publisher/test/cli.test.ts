@@ -95,3 +95,11 @@ test('flag > env > default', () => {
   assert.deepEqual(resolveOptions({}, { VIIRS_PUBLISHER_PORT: '3000', VIIRS_NAMESERVER: 'nshost' }), { port: 3000, nameserver: 'nshost' });
   assert.deepEqual(resolveOptions({ port: '4000', nameserver: '10.0.0.5' }, { VIIRS_PUBLISHER_PORT: '3000', VIIRS_NAMESERVER: 'nshost' }), { port: 4000, nameserver: '10.0.0.5' });
 });
+
+test('--help explains every option and its environment variable', () => {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', CLI, '--help'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  for (const s of ['--port', '--nameserver', '--verbose', '--base-dir', 'VIIRS_PUBLISHER_PORT', 'VIIRS_NAMESERVER', 'VIIRS_LOG_LEVEL', 'VIIRS_BASE_DIR', 'POSTTROLL_NAMESERVER_PORT', 'POSTTROLL_ADDRESS_PUBLISH_PORT', 'MAILHOST', 'VIIRS_MALLOC_TRIM_SECONDS', 'VIIRS_NODE_OPTIMIZE']) {
+    assert.ok(r.stdout.includes(s), s);
+  }
+});

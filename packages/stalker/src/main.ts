@@ -5,7 +5,7 @@
  *                 [-i INSTRUMENTS] [-e EVENTS] [-n NAMESERVERS] [-v] [--base-dir DIR]
  */
 import path from 'node:path';
-import { cli, ConfigError, createLogger, envHelp, envValue, onShutdown, parseLevel, parseNumberStrict, resolveBaseDir, runMain, basePaths, mallocTrimSeconds, startMallocTrim, MALLOC_TRIM_HELP, type Level } from '@viirs/common';
+import { cli, ConfigError, createLogger, envHelp, envValue, onShutdown, parseLevel, parseNumberStrict, resolveBaseDir, runMain, basePaths, mallocTrimSeconds, startMallocTrim, MALLOC_TRIM_HELP, NODE_OPTIMIZE_HELP, type Level } from '@viirs/common';
 import { ConfigError as PtConfigError, getConfig } from '@viirs/posttroll';
 import { DEFAULT_CONFIG_FILE, DEFAULT_SECTION, readSection, resolveSettings, type StalkerSettings } from './config.js';
 import { Stalker } from './stalker.js';
@@ -119,6 +119,7 @@ export async function main(args: string[] = process.argv.slice(2)): Promise<void
         '  VIIRS_ADVERTISE_IP: address announced for the publisher.',
         'Logging: VIIRS_LOG_LEVEL; error mail with MAILHOST, LOG_SENDER, LOG_RECIPIENT.',
         MALLOC_TRIM_HELP,
+        NODE_OPTIMIZE_HELP,
         'Bad configuration: one line on stderr, exit code 2. SIGINT/SIGTERM: clean stop.',
       ].join('\n'),
     )

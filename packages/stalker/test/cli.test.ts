@@ -60,7 +60,7 @@ test('configuration errors: one line on stderr, exit code 2', async () => {
 test('--help names every option and its environment variable', async () => {
   const r = await run(['--help']);
   assert.equal(r.code, 0);
-  for (const s of ['--config', 'VIIRS_STALKER_CONFIG', '--config-item', 'VIIRS_STALKER_SECTION', '--monitored-dirs', 'VIIRS_SDR_DIR', '--posttroll-port', 'VIIRS_STALKER_PORT', '--topic', '--filepattern', '--instrument', '--event-names', '--nameservers', '--verbose', 'VIIRS_LOG_LEVEL', '--base-dir', 'VIIRS_BASE_DIR', '--rescan-window', '--inotify', 'VIIRS_STALKER_INOTIFY', '--inotifywait', 'VIIRS_INOTIFYWAIT']) {
+  for (const s of ['--config', 'VIIRS_STALKER_CONFIG', '--config-item', 'VIIRS_STALKER_SECTION', '--monitored-dirs', 'VIIRS_SDR_DIR', '--posttroll-port', 'VIIRS_STALKER_PORT', '--topic', '--filepattern', '--instrument', '--event-names', '--nameservers', '--verbose', 'VIIRS_LOG_LEVEL', '--base-dir', 'VIIRS_BASE_DIR', '--rescan-window', '--inotify', 'VIIRS_STALKER_INOTIFY', '--inotifywait', 'VIIRS_INOTIFYWAIT', 'VIIRS_MALLOC_TRIM_SECONDS', 'VIIRS_NODE_OPTIMIZE']) {
     assert.ok(r.stdout.includes(s), s);
   }
 });

@@ -7,7 +7,7 @@
  *
  * - latency: from the rename of a finished file into the directory, and from the close() of a
  *   file written in place, to the subscriber receiving its message; one file at a time,
- *   BENCH_STALKER_LATENCY (default 500) files each, after BENCH_STALKER_WARMUP (500) of each not
+ *   BENCH_STALKER_LATENCY (default 1000) files each, after BENCH_STALKER_WARMUP (500) of each not
  *   recorded;
  * - sustained rate: a separate writer process moves files in at a fixed rate for
  *   BENCH_STALKER_SECONDS (default 3) s per step, doubling the rate; a step passes when every
@@ -38,7 +38,7 @@ import { percentile, printTable, rssMB } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'packages/stalker/bin/viirs-stalker.js');
-const LATENCY_N = Number(process.env.BENCH_STALKER_LATENCY ?? 500);
+const LATENCY_N = Number(process.env.BENCH_STALKER_LATENCY ?? 1000);
 const LATENCY_WARMUP = Number(process.env.BENCH_STALKER_WARMUP ?? 500);
 const STEP_SECONDS = Number(process.env.BENCH_STALKER_SECONDS ?? 3);
 const BURST = Number(process.env.BENCH_STALKER_BURST ?? 10_000);

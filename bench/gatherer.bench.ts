@@ -29,7 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Message, Publisher, PyDateTime, Subscriber } from '@viirs/posttroll';
 import { freePort } from '../test/helpers/net.js';
-import { percentile, printTable, rssMB, shebangArgs } from './lib.js';
+import { cpuSpeedNote, percentile, printTable, rssMB, shebangArgs } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'packages/gatherer/bin/viirs-gatherer.js');
@@ -129,6 +129,7 @@ async function relayFloor(n: number): Promise<number[]> {
 }
 
 async function main(): Promise<void> {
+  const speed = cpuSpeedNote();
   if (!fs.existsSync(path.join(ROOT, 'packages/gatherer/dist/cli.js'))) {
     throw new Error('build the gatherer first: node_modules/.bin/tsc -b packages/gatherer');
   }
@@ -243,6 +244,7 @@ async function main(): Promise<void> {
       ['RSS 1.5 s after the burst (as idle above)', `${quiet.toFixed(1)} MB (${quietSplit})`, '≤ 60 MB', ''],
       ['RSS idle again, 10 s after the burst', `${settled.toFixed(1)} MB (${settledSplit})`, '≤ 60 MB', ''],
     ]);
+    console.log(`(${speed})`);
     if (got < BURST) throw new Error(`only ${got} of ${BURST} granules arrived`);
   } finally {
     if (child.exitCode === null && child.signalCode === null) {

@@ -31,3 +31,34 @@ export function printTable(title: string, header: string[], rows: Array<Array<st
   for (const r of rows) console.log(line(r.map(String)));
   console.log('');
 }
+
+function spin(n: number): number {
+  let x = 0;
+  for (let i = 0; i < n; i++) x = (x + i * 7) | 0;
+  return x;
+}
+
+/**
+ * Milliseconds per round of a fixed integer loop, `rounds` rounds in a row on this thread (63–75
+ * ms on an unhindered core of the development VM; its CPU speed swings up to 2x for minutes at a
+ * time, see bench/machine.bench.ts).
+ */
+export function cpuSpeedRounds(rounds: number): number[] {
+  let x = 0;
+  // Compiled by the optimising compiler first: otherwise the first rounds time V8's tiers, not the CPU.
+  for (let i = 0; i < 300; i++) x += spin(100_000);
+  const ms: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t = performance.now();
+    x += spin(1e8);
+    ms.push(performance.now() - t);
+  }
+  if (x === 0.5) console.log(x); // the result is used
+  return ms;
+}
+
+/** One line for a bench's output: how fast this machine's CPU was when the bench started (8 rounds, under a second). */
+export function cpuSpeedNote(): string {
+  const ms = cpuSpeedRounds(8).sort((a, b) => a - b);
+  return `CPU speed at the start: a fixed integer loop took a median ${percentile(ms, 50).toFixed(0)} ms (fastest ${ms[0]!.toFixed(0)} ms; about 65 ms when this VM's CPU is unhindered, see bench/machine.bench.ts)`;
+}

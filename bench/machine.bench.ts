@@ -19,32 +19,11 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { percentile, printTable } from './lib.js';
+import { cpuSpeedRounds, percentile, printTable } from './lib.js';
 
 const SECONDS = Number(process.env.BENCH_MACHINE_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_MACHINE_ROUNDS ?? 2000);
 const SPEED_ROUNDS = Number(process.env.BENCH_MACHINE_SPEED_ROUNDS ?? 30);
-
-function spin(n: number): number {
-  let x = 0;
-  for (let i = 0; i < n; i++) x = (x + i * 7) | 0;
-  return x;
-}
-
-/** Milliseconds per round of a fixed integer loop (about 75–100 ms on an unhindered core here), SPEED_ROUNDS rounds. */
-function cpuSpeed(): number[] {
-  let x = 0;
-  // Compiled by the optimising compiler first: otherwise the first rounds time V8's tiers, not the CPU.
-  for (let i = 0; i < 300; i++) x += spin(100_000);
-  const ms: number[] = [];
-  for (let r = 0; r < SPEED_ROUNDS; r++) {
-    const t = performance.now();
-    x += spin(1e8);
-    ms.push(performance.now() - t);
-  }
-  if (x === 0.5) console.log(x); // the result is used
-  return ms;
-}
 
 interface Gaps {
   over05: number;
@@ -129,7 +108,7 @@ async function main(): Promise<void> {
     pp.push([pause ? `${pause} ms pause between trips` : 'back to back', percentile(l, 50).toFixed(3), percentile(l, 90).toFixed(3), percentile(l, 99).toFixed(3), l[l.length - 1]!.toFixed(2)]);
   }
   printTable(`Round trip between two Node processes over a pipe (${ROUNDS} trips)`, ['how', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'], pp);
-  const sp = cpuSpeed();
+  const sp = cpuSpeedRounds(SPEED_ROUNDS);
   const fastest = Math.min(...sp);
   const sorted = [...sp].sort((a, b) => a - b);
   printTable(`CPU speed: one fixed integer loop, ${SPEED_ROUNDS} rounds in a row on one thread`, ['fastest ms', 'median ms', 'slowest ms', 'rounds ≥ 1.5× the fastest', 'rounds ≥ 3×'], [

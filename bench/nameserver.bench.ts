@@ -19,7 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Message, NoisyPublisher, NSSubscriber, getPubAddress, setConfig, zmq } from '@viirs/posttroll';
 import { freePort } from '../test/helpers/net.js';
-import { percentile, printTable, rssMB, shebangArgs } from './lib.js';
+import { cpuSpeedNote, percentile, printTable, rssMB, shebangArgs } from './lib.js';
 
 process.env.VIIRS_ADVERTISE_IP ??= '127.0.0.1';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -238,6 +238,7 @@ async function discoveryOurs(mode: Mode, runs: number): Promise<number[]> {
 }
 
 async function run(): Promise<void> {
+  const speed = cpuSpeedNote();
   if (!fs.existsSync(path.join(ROOT, 'packages/nameserver/dist/cli.js'))) {
     console.error('build first: node_modules/.bin/tsc -b packages/nameserver');
     process.exit(2);
@@ -291,6 +292,7 @@ async function run(): Promise<void> {
   printTable(`Nameserver lookup round trip (${QUERIES} queries after ${WARMUP} warm-up queries; target: ours p99 ≤ 1 ms)`, ['nameserver', 'client', 'p50', 'p99', 'max'], lookupRows);
   printTable(`Discovery: NoisyPublisher start → first message at an address-listening subscriber (${DISCOVERY_RUNS} runs; target ≤ 45 ms)`, ['nameserver', 'announcements', 'client stack', 'p50', 'p99', 'max'], discRows);
   printTable('Nameserver daemon memory (RSS; target ≤ 60 MB)', ['nameserver', 'idle', `after ${3 * (QUERIES + WARMUP)} lookups + ${DISCOVERY_RUNS} discoveries`, 'peak'], rssRows);
+  console.log(`(${speed})`);
   fs.rmSync(TMP, { recursive: true, force: true });
   process.exit(0);
 }

@@ -8,7 +8,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Message, Publisher, Subscriber, decodeMessage, PyDateTime, zmq } from '@viirs/posttroll';
 import { freePort } from '../test/helpers/net.js';
-import { printTable, percentile } from './lib.js';
+import { cpuSpeedNote, printTable, percentile } from './lib.js';
 
 const SEED = {
   segment: 'SVM16',
@@ -61,6 +61,7 @@ async function child(): Promise<void> {
 }
 
 async function run(): Promise<void> {
+  const speed = cpuSpeedNote();
   const rows: Array<Array<string | number>> = [];
 
   // Codec throughput: best of 10 rounds of 100k after a warm-up of each loop (this VM's CPU speed
@@ -241,6 +242,7 @@ async function run(): Promise<void> {
 
   pubProc.kill();
   printTable('posttroll wire library', ['measure', 'result', 'target / Python'], rows);
+  console.log(`(${speed})`);
   process.exit(0);
 }
 

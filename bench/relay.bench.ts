@@ -14,7 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Message, NoisyPublisher, PyDateTime, getPubAddress, setConfig, zmq } from '@viirs/posttroll';
 import { freePort } from '../test/helpers/net.js';
-import { percentile, printTable, rssMB, shebangArgs } from './lib.js';
+import { cpuSpeedNote, percentile, printTable, rssMB, shebangArgs } from './lib.js';
 
 process.env.VIIRS_ADVERTISE_IP ??= '127.0.0.1';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -122,6 +122,7 @@ async function stopDaemon(p: ChildProcess): Promise<void> {
 }
 
 async function run(): Promise<void> {
+  const speed = cpuSpeedNote();
   for (const f of ['packages/nameserver/dist/cli.js', 'packages/publisher/dist/cli.js']) {
     if (!fs.existsSync(path.join(ROOT, f))) {
       console.error('build first: node_modules/.bin/tsc -b packages/nameserver packages/publisher');
@@ -276,6 +277,7 @@ async function run(): Promise<void> {
     ['viirs-nameserver', mb(idle.ns), mb(steady[0]![1].ns), mb(steady[1]![1].ns), mb(keptPeak.ns), overload ? mb(overload.peak.ns) : '', mb(after.ns), mb(later.ns)],
     ['viirs-publisher', mb(idle.relay), mb(steady[0]![1].relay), mb(steady[1]![1].relay), mb(keptPeak.relay), overload ? mb(overload.peak.relay) : '', mb(after.relay), mb(later.relay)],
   ]);
+  console.log(`(${speed})`);
   fs.rmSync(tmp, { recursive: true, force: true });
   process.exit(0);
 }

@@ -34,7 +34,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Message, Publisher, Subscriber, silentLogger } from '@viirs/posttroll';
 import { freePort, waitFor } from '../test/helpers/net.js';
-import { percentile, printTable, rssMB } from './lib.js';
+import { cpuSpeedNote, percentile, printTable, rssMB } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'packages/stalker/bin/viirs-stalker.js');
@@ -287,6 +287,7 @@ async function floorProcess(dir: string, port: number): Promise<void> {
 if (process.argv.includes('--writer')) writer();
 else if (process.argv.includes('--floor')) void floorProcess(process.argv[process.argv.indexOf('--floor') + 1]!, Number(process.argv[process.argv.indexOf('--floor') + 2]));
 else {
+  const speed = cpuSpeedNote();
   for (const source of SOURCES) await main(source);
-  console.log(`(load average during the run: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs)`);
+  console.log(`(load average during the run: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} CPUs; ${speed})`);
 }

@@ -64,37 +64,10 @@ async function run(): Promise<void> {
   const speed = cpuSpeedNote();
   const rows: Array<Array<string | number>> = [];
 
-  // Codec throughput: best of 10 rounds of 100k after a warm-up of each loop (this VM's CPU speed
-  // swings up to 2x for seconds at a time: see bench/machine.bench.ts; the best round is the
-  // code's own speed). Each measurement
-  // gets its own closure of the timing loop: one shared loop would see three different f's, its
-  // call site would go polymorphic, and whatever is measured after the first would look slower
-  // than it is (V8 keeps type feedback and optimised code per closure).
-  const msg = new Message({ subject: '/AVO/viirs/sdr', type: 'file', data: SEED });
-  const wire = msg.encode();
-  const N = 100_000;
-  const rateLoop = () => (f: () => void): number => {
-    for (let i = 0; i < 50_000; i++) f();
-    let best = 0;
-    for (let round = 0; round < 10; round++) {
-      const t = performance.now();
-      for (let i = 0; i < N; i++) f();
-      best = Math.max(best, N / ((performance.now() - t) / 1000));
-    }
-    return best;
-  };
-  const encPerS = rateLoop()(() => msg.encode());
-  const buildPerS = rateLoop()(() => new Message({ subject: '/AVO/viirs/sdr', type: 'file', data: SEED }).encode());
-  const decPerS = rateLoop()(() => decodeMessage(wire));
-  rows.push(['encode (SDR file message, ' + wire.length + ' B)', `${Math.round(encPerS).toLocaleString('en')} msg/s`, '≥ 200k (Python ~66k)']);
-  rows.push(['build + encode', `${Math.round(buildPerS).toLocaleString('en')} msg/s`, '(Python ~21k)']);
-  rows.push(['decode', `${Math.round(decPerS).toLocaleString('en')} msg/s`, '≥ 200k (Python ~62k)']);
-
   // Pub -> sub across processes.
   const port = await freePort();
   const pubProc = fork(fileURLToPath(import.meta.url), ['--child', String(port)], { execArgv: ['--import', 'tsx'] });
   await new Promise<void>((r) => pubProc.once('message', () => r()));
-  const sub = new Subscriber({ addresses: [`tcp://127.0.0.1:${port}`], topics: '/AVO/viirs/sdr', receiveHighWaterMark: 0 }).start();
   let received = 0;
   let lastSeq = -1;
   let outOfOrder = 0;
@@ -111,10 +84,25 @@ async function run(): Promise<void> {
     if (received === 1) firstAt = lastAt;
     if (recordLatency && tUs) lat.push(nowUs() - tUs);
   };
-  const subLoop = sub.run((r) => {
-    const d = r.message.data as { seq: number; t_us?: number };
-    onMessage(d.seq, d.t_us);
-  });
+  /** Our Subscriber on the publisher, feeding onMessage; returns its close. */
+  const startOurs = (): (() => Promise<void>) => {
+    const sub = new Subscriber({ addresses: [`tcp://127.0.0.1:${port}`], topics: '/AVO/viirs/sdr', receiveHighWaterMark: 0 }).start();
+    const loop = sub.run((r) => {
+      const d = r.message.data as { seq: number; t_us?: number };
+      onMessage(d.seq, d.t_us);
+    });
+    return async () => {
+      sub.close();
+      await loop.catch(() => undefined);
+    };
+  };
+  /** A subscriber joins late (ZeroMQ's slow joiner): short bursts until one arrives. */
+  const join = async (): Promise<void> => {
+    received = 0;
+    const disorderBefore = outOfOrder;
+    for (let i = 0; i < 50 && received === 0; i++) await burst(1000, 10, false);
+    outOfOrder = disorderBefore; // the first burst may be joined in its middle
+  };
   const burst = async (rate: number, count: number, stamp: boolean): Promise<{ sent: number; got: number; secs: number; recvSecs: number }> => {
     received = 0;
     lastSeq = -1;
@@ -134,9 +122,8 @@ async function run(): Promise<void> {
     }
     return { sent: res.sent, got: received, secs: res.secs, recvSecs: (lastAt - firstAt) / 1000 };
   };
-  // Establish the subscription (slow joiner) before measuring.
-  for (let i = 0; i < 50 && received === 0; i++) await burst(1000, 10, false);
-  outOfOrder = 0;
+  let closeOurs = startOurs();
+  await join();
 
   // Latency in the steady state at 1000 msg/s: 10 s at that rate first (V8 compiles the receive
   // path in both processes; its background compiler threads share the 2 cores: after only 3 s the
@@ -151,11 +138,39 @@ async function run(): Promise<void> {
     recordLatency = false;
     lat.sort((a, b) => a - b);
   };
-  // Measured before the overload steps below, whose garbage and grown heaps would otherwise be
-  // collected during the measurement.
+  // Measured first, before the codec loops and the overload steps, whose garbage and grown heaps
+  // would otherwise be collected during the measurement (with the codec loops run first, p99 was
+  // 1.24-1.27 ms where it was 0.69-0.97 without them, in the same hour), and so is the floor.
   await steadyLatency();
   rows.push(['latency at 1000 msg/s, two processes, p50', `${(percentile(lat, 50) / 1000).toFixed(3)} ms`, '']);
   rows.push(['latency at 1000 msg/s, two processes, p99', `${(percentile(lat, 99) / 1000).toFixed(3)} ms`, '≤ 1 ms (Python 1.2 ms)']);
+
+  // For scale, the transport alone: the same publisher and rate, received by a bare zeromq.js SUB
+  // socket that only reads seq and t_us from the end of the frame (no posttroll decode).
+  await closeOurs();
+  const raw = new zmq.Subscriber({ receiveHighWaterMark: 0 });
+  raw.connect(`tcp://127.0.0.1:${port}`);
+  raw.subscribe('pytroll://AVO/viirs/sdr');
+  const tail = /"seq": (\d+), "t_us": (\d+)\}$/;
+  const rawLoop = (async () => {
+    for (;;) {
+      let frame: Buffer | undefined;
+      try {
+        [frame] = await raw.receive();
+      } catch {
+        return;
+      }
+      const m = tail.exec(frame!.toString('latin1', Math.max(0, frame!.length - 60)));
+      if (m) onMessage(Number(m[1]), Number(m[2]));
+    }
+  })();
+  await join();
+  await steadyLatency();
+  rows.push(['  transport floor: bare zeromq.js SUB, same publisher, p50 / p99', `${(percentile(lat, 50) / 1000).toFixed(3)} / ${(percentile(lat, 99) / 1000).toFixed(3)} ms`, '']);
+  raw.close();
+  await rawLoop;
+  closeOurs = startOurs();
+  await join();
 
   // The ladder: 2 s at each rate. A step that falls behind is run once more before the ladder
   // stops (both attempts are shown): this VM's CPUs slow down for seconds at a time (see
@@ -180,37 +195,7 @@ async function run(): Promise<void> {
     break;
   }
   rows.push(['sustained with zero loss', `${best.toLocaleString('en')} msg/s`, '≥ 50k (Python 5–6k)']);
-
-  // For scale, the transport alone: the same publisher and rate, received by a bare zeromq.js SUB
-  // socket that only reads seq and t_us from the end of the frame (no posttroll decode).
-  sub.close();
-  await subLoop.catch(() => undefined);
-  const raw = new zmq.Subscriber({ receiveHighWaterMark: 0 });
-  raw.connect(`tcp://127.0.0.1:${port}`);
-  raw.subscribe('pytroll://AVO/viirs/sdr');
-  const tail = /"seq": (\d+), "t_us": (\d+)\}$/;
-  const rawLoop = (async () => {
-    for (;;) {
-      let frame: Buffer | undefined;
-      try {
-        [frame] = await raw.receive();
-      } catch {
-        return;
-      }
-      const m = tail.exec(frame!.toString('latin1', Math.max(0, frame!.length - 60)));
-      if (m) onMessage(Number(m[1]), Number(m[2]));
-    }
-  })();
-  const disorderBefore = outOfOrder;
-  // received still counts the last ladder step: without this reset the warm-up never ran, and the
-  // bare socket's slow join showed up as a message "out of order" in the floor's first burst.
-  received = 0;
-  for (let i = 0; i < 50 && received === 0; i++) await burst(1000, 10, false);
-  outOfOrder = disorderBefore; // the warm-up may join in the middle of a burst
-  await steadyLatency();
-  rows.push(['  transport floor: bare zeromq.js SUB, same publisher, p50 / p99', `${(percentile(lat, 50) / 1000).toFixed(3)} / ${(percentile(lat, 99) / 1000).toFixed(3)} ms`, '']);
-  raw.close();
-  await rawLoop;
+  await closeOurs();
 
   // The same with publisher and subscriber in one process (one event loop; as a Python test with
   // a receiving thread would measure it).
@@ -239,6 +224,34 @@ async function run(): Promise<void> {
   sub2.close();
   await pub2.stop();
   rows.push(['messages out of order', String(outOfOrder), '0']);
+
+  // Codec throughput, measured last (see the latency above), printed first: best of 10 rounds of
+  // 100k after a warm-up of each loop (this VM's CPU speed swings up to 2x for seconds at a time:
+  // see bench/machine.bench.ts; the best round is the code's own speed). Each measurement gets its
+  // own closure of the timing loop: one shared loop would see three different f's, its call site
+  // would go polymorphic, and whatever is measured after the first would look slower than it is
+  // (V8 keeps type feedback and optimised code per closure).
+  const msg = new Message({ subject: '/AVO/viirs/sdr', type: 'file', data: SEED });
+  const wire = msg.encode();
+  const N = 100_000;
+  const rateLoop = () => (f: () => void): number => {
+    for (let i = 0; i < 50_000; i++) f();
+    let best = 0;
+    for (let round = 0; round < 10; round++) {
+      const t = performance.now();
+      for (let i = 0; i < N; i++) f();
+      best = Math.max(best, N / ((performance.now() - t) / 1000));
+    }
+    return best;
+  };
+  const encPerS = rateLoop()(() => msg.encode());
+  const buildPerS = rateLoop()(() => new Message({ subject: '/AVO/viirs/sdr', type: 'file', data: SEED }).encode());
+  const decPerS = rateLoop()(() => decodeMessage(wire));
+  rows.unshift(
+    ['encode (SDR file message, ' + wire.length + ' B)', `${Math.round(encPerS).toLocaleString('en')} msg/s`, '≥ 200k (Python ~66k)'],
+    ['build + encode', `${Math.round(buildPerS).toLocaleString('en')} msg/s`, '(Python ~21k)'],
+    ['decode', `${Math.round(decPerS).toLocaleString('en')} msg/s`, '≥ 200k (Python ~62k)'],
+  );
 
   pubProc.kill();
   printTable('posttroll wire library', ['measure', 'result', 'target / Python'], rows);

@@ -284,8 +284,9 @@ async function floorProcess(dir: string, port: number): Promise<void> {
   process.once('SIGTERM', () => process.exit(0));
 }
 
+const floorArg = process.argv.indexOf('--floor');
 if (process.argv.includes('--writer')) writer();
-else if (process.argv.includes('--floor')) void floorProcess(process.argv[process.argv.indexOf('--floor') + 1]!, Number(process.argv[process.argv.indexOf('--floor') + 2]));
+else if (floorArg >= 0) void floorProcess(process.argv[floorArg + 1]!, Number(process.argv[floorArg + 2]));
 else {
   const speed = cpuSpeedNote();
   for (const source of SOURCES) await main(source);

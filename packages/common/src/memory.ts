@@ -156,10 +156,3 @@ export function startMallocTrim(seconds: number, opts: MallocTrimOptions = {}): 
 /** The --help line every daemon shows for VIIRS_MALLOC_TRIM_SECONDS. */
 export const MALLOC_TRIM_HELP =
   'VIIRS_MALLOC_TRIM_SECONDS (default 0.5, 0: off): how often the daemon checks whether it has gone quiet after work; then it calls malloc_trim(0) once, giving the memory a burst freed back to the system (under sustained work every 20 checks).';
-
-/**
- * The --help line of the daemons whose entry point switches V8's optimising compilers off
- * (nameserver, relay, stalker, gatherers).
- */
-export const NODE_OPTIMIZE_HELP =
-  "VIIRS_NODE_OPTIMIZE=1 keeps V8's optimising compilers, which this daemon switches off at start: without them its latency tail is shorter and it stays smaller, and it is still far faster than the suite needs.";

@@ -31,8 +31,8 @@ const SMALL_HEAP = ['--max-semi-space-size=1'];
 // (packages/gatherer/README.md, Performance; packages/publisher/README.md, Resource use).
 const GATHERER_HEAP = [...SMALL_HEAP, '--optimize-for-size', '--expose-gc'];
 const RELAY_HEAP = [...SMALL_HEAP, '--expose-gc'];
-// The nameserver, the publisher and the gatherers switch V8's optimising compilers off themselves
-// (VIIRS_NODE_OPTIMIZE=1 in the environment keeps them): see their READMEs.
+// The nameserver, the publisher, the stalker and the gatherers switch V8's optimising compilers off
+// themselves (VIIRS_NODE_OPTIMIZE=1 in the environment keeps them): see their READMEs.
 
 function app(name, pkg, args = [], nodeArgs = SMALL_HEAP) {
   return {

@@ -116,8 +116,8 @@ export function compactingCollection(gc: () => void): () => void {
  * its memory after a burst is V8's own heap pages, sparsely used, which an ordinary collection
  * leaves committed until V8's memory reducer runs seconds later; compacted, they go at once
  * (57.6 MB 1.5 s after a burst of 1000 granules instead of 62). No collection under sustained
- * work: it would pause the daemon mid-stream. Returns a stop function; false instead when trimming is off
- * or unavailable.
+ * work: it would pause the daemon mid-stream. Returns a stop function; false instead when
+ * trimming is off or unavailable.
  */
 export function startMallocTrim(seconds: number, opts: MallocTrimOptions = {}): (() => void) | false {
   const fn = seconds > 0 ? (opts.trim ?? mallocTrimFunction()) : null;

@@ -138,6 +138,11 @@ test('pm2 shows every daemon of the suite online', async () => {
 });
 
 test('mirrored files land in sdr/, every file message and all four products reach the relay', async () => {
+  // The mirror daemon runs one pass at start (an empty catalogue). On a slow machine it can still
+  // hold its queue locks when the manual run below starts, which then skips those queues while the
+  // daemon's pass, having read the new catalogue, downloads them: wait for that pass to end first.
+  const mirrorLog = path.join(base, 'log', 'mirror.log');
+  await waitFor(() => fs.existsSync(mirrorLog) && fs.readFileSync(mirrorLog, 'utf8').includes('pass done'), 60_000, 200, "the mirror daemon's start pass");
   gina.setCatalog(products);
   await mirrorRun();
   const sdr = path.join(base, 'sdr');

@@ -820,11 +820,17 @@ export class SegmentGatherer {
     return { ...this.staticRecord(slot), ...this.dynamicRecord(slot) };
   }
 
-  /** Journals the slot's current state (the unchanging part is serialised once per slot). */
+  /**
+   * Journals the slot's current state when the store next writes (end of the turn, or before a
+   * publication): a slot changed by several files in one turn is serialised once. The
+   * unchanging part is serialised once per slot.
+   */
   private persistSlot(slot: Slot): void {
     if (!this.store) return;
-    slot.staticJson ??= JSON.stringify(this.staticRecord(slot)).slice(0, -1);
-    this.store.appendRaw(`{"op":"put","slot":${slot.staticJson},${JSON.stringify(this.dynamicRecord(slot)).slice(1)}}`);
+    this.store.put(slot.id, () => {
+      slot.staticJson ??= JSON.stringify(this.staticRecord(slot)).slice(0, -1);
+      return `{"op":"put","slot":${slot.staticJson},${JSON.stringify(this.dynamicRecord(slot)).slice(1)}}`;
+    });
   }
 
   /** Everything the state file holds. */

@@ -134,16 +134,15 @@ export class GathererService extends EventEmitter {
       `Listening to ${pt.topics.join(', ')} ${listenerNs === false && pt.addresses?.length ? `at ${pt.addresses.join(', ')}` : `via the nameserver on ${listenerNs || 'localhost'}${pt.addresses?.length ? ` and at ${pt.addresses.join(', ')}` : ''}`}`,
     );
     const sub = this.subscriber;
-    this.loop = (async () => {
-      try {
-        for await (const r of sub) {
-          if (this.stopped) break;
-          this.onMessage(r.message);
-        }
-      } catch (e) {
+    // The subscriber's own receive loop with a synchronous handler: no async-iterator promises
+    // per message (a burst of 6000 file messages spent about 5 % of its time on them).
+    this.loop = sub
+      .run((r) => {
+        if (!this.stopped) this.onMessage(r.message);
+      })
+      .catch((e: unknown) => {
         if (!this.stopped) this.log.error(`listener stopped: ${(e as Error).stack ?? e}`);
-      }
-    })();
+      });
     this.schedule();
     return this;
   }

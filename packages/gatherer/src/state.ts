@@ -217,12 +217,31 @@ export class StateStore<S extends { id: number }, P> {
    * published. Folds the journal when it has grown long.
    */
   append(op: JournalOp<S, P> | { op: 'config'; configKey: string }): void {
+    // A slot's own later line supersedes its pending one; a deleted slot needs none.
+    if (op.op === 'put') this.dirty.delete(op.slot.id);
+    else if (op.op === 'del') this.dirty.delete(op.id);
     this.appendRaw(JSON.stringify(op));
   }
 
   /** Appends one change already serialised as a JSON journal line (no newline). */
   appendRaw(line: string): void {
     this.pending.push(line);
+    this.changed();
+  }
+
+  /**
+   * Records that slot `id` changed; `line` serialises its whole state as a journal "put" line
+   * (no newline) and is called once, when the change is written (end of the turn, or flush()).
+   * A slot that changes several times in one turn (a burst of files) is written once, and not
+   * at all when it is deleted within the turn.
+   */
+  put(id: number, line: () => string): void {
+    this.dirty.delete(id); // re-inserted last: written after the lines already pending
+    this.dirty.set(id, line);
+    this.changed();
+  }
+
+  private changed(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(() => {
@@ -234,10 +253,15 @@ export class StateStore<S extends { id: number }, P> {
   }
 
   private pending: string[] = [];
+  private readonly dirty = new Map<number, () => string>();
   private flushScheduled = false;
 
   /** Writes the pending changes to the journal now (synchronously). */
   flush(): void {
+    if (this.dirty.size) {
+      for (const line of this.dirty.values()) this.pending.push(line());
+      this.dirty.clear();
+    }
     if (this.pending.length === 0) return;
     const text = this.pending.join('\n') + '\n';
     this.pending = [];
@@ -248,6 +272,7 @@ export class StateStore<S extends { id: number }, P> {
   compact(content: StateContent<S, P>): void {
     // Everything pending is in the snapshot.
     this.pending = [];
+    this.dirty.clear();
     fs.mkdirSync(this.dir, { recursive: true });
     const tmp = `${this.snapshotFile}.tmp-${process.pid}`;
     const body = JSON.stringify({ version: 1, configKey: content.configKey, nextId: content.nextId, slots: content.slots, published: content.published });

@@ -68,6 +68,38 @@ test('journal replay, torn last line, compaction', () => {
   assert.deepEqual(fs.readdirSync(dir).sort(), ['gatherer-viirs_vis.journal', 'gatherer-viirs_vis.json']);
 });
 
+test('a slot changed several times in one turn is journalled once, and not at all when deleted in it', async () => {
+  const dir = tempDir('gatherer-state-');
+  const store = new StateStore<{ id: number; v: string }, { g: number }>(dir, 'viirs_vis', { compactEvery: 1000 });
+  let calls = 0;
+  const line = (id: number, v: string) => () => {
+    calls++;
+    return JSON.stringify({ op: 'put', slot: { id, v } });
+  };
+  store.put(1, line(1, 'a'));
+  store.put(2, line(2, 'b'));
+  store.put(1, line(1, 'a2'));
+  store.put(3, line(3, 'c'));
+  store.append({ op: 'del', id: 3, published: { g: 3 } });
+  assert.equal(calls, 0, 'nothing is serialised before the write');
+  await new Promise((r) => setImmediate(r)); // the end of the turn writes
+  assert.equal(calls, 2);
+  const lines = fs.readFileSync(store.journalFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines, [
+    { op: 'del', id: 3, published: { g: 3 } },
+    { op: 'put', slot: { id: 2, v: 'b' } },
+    { op: 'put', slot: { id: 1, v: 'a2' } },
+  ]);
+  // flush() writes at once (the gatherer calls it before it publishes).
+  store.put(2, line(2, 'b2'));
+  store.flush();
+  assert.equal(calls, 3);
+  store.close();
+  const r = new StateStore<{ id: number; v: string }, { g: number }>(dir, 'viirs_vis').load();
+  assert.deepEqual(r.content?.slots, [{ id: 2, v: 'b2' }, { id: 1, v: 'a2' }]);
+  assert.deepEqual(r.content?.published, [{ g: 3 }]);
+});
+
 test('an unreadable snapshot is moved aside, not fatal', () => {
   const dir = tempDir('gatherer-state-');
   fs.writeFileSync(path.join(dir, 'gatherer-x.json'), '{not json');

@@ -52,7 +52,12 @@ export interface Publication {
 interface Pattern {
   cfg: PatternConfig;
   parser: GatherParser;
+  /** The fields a file's mask has and its slot identity has not (wildcards there). */
+  identityVary: ReadonlySet<string>;
 }
+
+/** The fields that differ between the expected files of a slot. */
+const SEGMENT_VARY: ReadonlySet<string> = new Set(['segment', 'channel_name']);
 
 export interface Slot {
   id: number;
@@ -218,7 +223,7 @@ export class SegmentGatherer {
           `pattern ${cfg.name}: time_name ${JSON.stringify(cfg.timeName)} is not a field of the pattern (fields: ${parser.fields.join(', ')}); nothing could ever be gathered`,
         );
       }
-      return { cfg, parser };
+      return { cfg, parser, identityVary: new Set(['segment', 'channel_name', cfg.timeName]) };
     });
     this.configKey = JSON.stringify({
       kind: config.kind,
@@ -417,11 +422,12 @@ export class SegmentGatherer {
    */
   private maskAndIdentity(p: Pattern, parsed: Fields): { mask: string; identity: string } {
     const v = without(parsed, p.cfg.variableTags);
-    const mask = p.parser.globify(v);
+    const render = p.parser.renderer(v, p.identityVary);
+    const mask = render(v);
     v.segment = undefined;
     v.channel_name = undefined;
     v[p.cfg.timeName] = undefined;
-    return { mask, identity: p.parser.globify(v) };
+    return { mask, identity: render(v) };
   }
 
   private findSlot(t: PyDateTime, patternName: string, identity: string): Slot | null {
@@ -517,11 +523,14 @@ export class SegmentGatherer {
    */
   private composeFilenames(values: Fields, p: Pattern, list: string | null, cache: Map<string, string>): Set<string> {
     const result = new Set<string>();
+    // The slot's other fields are composed once; each expected file adds its segment and channel.
+    let render: ((v: Fields) => string) | null = null;
     const globify = (key: string): string => {
       const k = `${p.cfg.name}\u0000${key}`;
       let m = cache.get(k);
       if (m === undefined) {
-        m = p.parser.globify(values);
+        render ??= p.parser.renderer(values, SEGMENT_VARY);
+        m = render(values);
         cache.set(k, m);
       }
       return m;

@@ -38,6 +38,11 @@ export interface GatherParser {
   parse(data: Record<string, unknown>): Fields;
   /** A mask: the pattern with the given values filled in and the others (absent or undefined) as wildcards. */
   globify(values: Fields): string;
+  /**
+   * globify for several values of a few fields: the fields not in `vary` are composed once, from
+   * `values`. The returned function gives globify(v) for any v that agrees with `values` on them.
+   */
+  renderer(values: Fields, vary: ReadonlySet<string>): (values: Fields) => string;
   /** The message's unique id (its uid, or the message keys joined). */
   uid(data: Record<string, unknown>): string;
 }
@@ -85,6 +90,47 @@ export class CachedGlobify {
     }
     return out;
   }
+
+  /** See GatherParser.renderer. */
+  renderer(values: Fields, vary: ReadonlySet<string>): (values: Fields) => string {
+    if (!this.simple) return (v) => this.sift.globify(v);
+    // Runs of composed text, and the indexes of the tokens left to compose per call.
+    const parts: Array<string | number> = [];
+    let text = '';
+    for (let i = 0; i < this.tokens.length; i++) {
+      const t = this.tokens[i] as Token;
+      if (t.kind === 'literal') {
+        text += t.text;
+        continue;
+      }
+      if (vary.has(t.name)) {
+        if (text) parts.push(text);
+        text = '';
+        parts.push(i);
+        continue;
+      }
+      const v = values[t.name];
+      if (v === undefined) text += this.wildcards[i] as string;
+      else if (Array.isArray(v)) return (w) => this.globify(w);
+      else text += pyFormat(v, t.spec);
+    }
+    if (text) parts.push(text);
+    return (w) => {
+      let out = '';
+      for (const part of parts) {
+        if (typeof part === 'string') {
+          out += part;
+          continue;
+        }
+        const t = this.tokens[part] as Token & { kind: 'field' };
+        const v = w[t.name];
+        if (v === undefined) out += this.wildcards[part] as string;
+        else if (Array.isArray(v)) return this.sift.globify(w);
+        else out += pyFormat(v, t.spec);
+      }
+      return out;
+    };
+  }
 }
 
 export class UidParser implements GatherParser {
@@ -131,6 +177,10 @@ export class UidParser implements GatherParser {
     return this.fast.globify(values);
   }
 
+  renderer(values: Fields, vary: ReadonlySet<string>): (values: Fields) => string {
+    return this.fast.renderer(values, vary);
+  }
+
   uid(data: Record<string, unknown>): string {
     return data.uid as string;
   }
@@ -166,6 +216,10 @@ export class MessageKeyParser implements GatherParser {
   /** Python's tuple (name, values…), written as text; only ever compared. */
   globify(values: Fields): string {
     return [this.name, ...this.keys.map((k) => (values[k] !== undefined ? pyStr(values[k]) : '*'))].join('\u0000');
+  }
+
+  renderer(): (values: Fields) => string {
+    return (v) => this.globify(v);
   }
 
   uid(data: Record<string, unknown>): string {

@@ -39,6 +39,28 @@ test('cached globify gives exactly the library globify', () => {
       }
       if (want instanceof Error) assert.throws(() => fast.globify(v), p);
       else assert.equal(fast.globify(v), want, `${p} ${JSON.stringify(Object.keys(v))}`);
+      // The renderer: the other fields composed once, then any values of the varying ones.
+      for (const vary of [['segment', 'channel_name'], ['segment', 'channel_name', 'start_time'], ['start_date', 'a', 'name']]) {
+        let render: (w: Record<string, unknown>) => string;
+        try {
+          render = fast.renderer(v, new Set(vary));
+        } catch (e) {
+          assert.ok(want instanceof Error, `${p}: renderer threw ${(e as Error).message}`);
+          continue;
+        }
+        for (const w of [v, { ...v, segment: 'SVI01', channel_name: undefined }, { ...v, segment: undefined, start_time: dt('2021-01-02T03:04:05.600000'), a: 'zz' }, { ...v, start_date: undefined, name: [1] }]) {
+          const fixedSame = Object.keys({ ...v, ...w }).every((k) => vary.includes(k) || v[k] === w[k]);
+          if (!fixedSame) continue;
+          let expect: string | Error;
+          try {
+            expect = sift.globify(w);
+          } catch (e) {
+            expect = e as Error;
+          }
+          if (expect instanceof Error) assert.throws(() => render(w), p);
+          else assert.equal(render(w), expect, `${p} renderer(${vary}) ${JSON.stringify(Object.keys(w))}`);
+        }
+      }
     }
   }
 });

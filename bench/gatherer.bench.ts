@@ -13,7 +13,8 @@
  *   0.5 s and 1.5 s after the burst (the daemon calls malloc_trim once it goes quiet), and idle
  *   again 10 s after it (past V8's memory reducer), split into file-backed pages (the node
  *   binary, about 40 MB that no Node daemon avoids) and anonymous memory;
- * - the transport floor: a plain relay process measured the same way, for scale.
+ * - the transport floor: a plain relay process with the gatherer's V8 settings, measured the same
+ *   way, for scale.
  *
  * BENCH_CHILD_NODE_ARGS passes node options to the gatherer (default: those of its bin's shebang,
  * "--max-semi-space-size=1 --optimize-for-size --expose-gc", which ecosystem.config.js gives the gatherers too; "--cpu-prof
@@ -82,7 +83,7 @@ function rssSplit(pid: number): string {
 async function relay(feedPort: number, outPort: number): Promise<void> {
   const pub = await new Publisher({ port: outPort, host: '127.0.0.1' }).start();
   const sub = new Subscriber({ addresses: [`tcp://127.0.0.1:${feedPort}`], topics: ['/AVO/viirs/sdr'] }).start();
-  for await (const r of sub) pub.send(new Message({ subject: '/AVO/viirs/granule/vis', type: 'dataset', data: r.message.data }).encode());
+  await sub.run((r) => pub.send(new Message({ subject: '/AVO/viirs/granule/vis', type: 'dataset', data: r.message.data }).encode()));
 }
 
 /** Latency of the plain relay, measured like the gatherer's (one message per 2 ms pause). */
@@ -90,7 +91,11 @@ async function relayFloor(n: number): Promise<number[]> {
   const feedPort = await freePort();
   const outPort = await freePort();
   const feed = await new Publisher({ port: feedPort, host: '127.0.0.1' }).start();
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--relay', String(feedPort), String(outPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // The gatherer's V8 settings: its node options, and the optimising compiler off unless
+  // VIIRS_NODE_OPTIMIZE is set. With the compiler on (before 2026-11-28) the relay's own p99 was
+  // 2.4-7.8 ms in the runs where it was 1.6-1.9 ms off, and the floor looked higher than it is.
+  const v8Args = [...shebangArgs(BIN).filter((a) => a !== '--expose-gc'), ...(process.env.VIIRS_NODE_OPTIMIZE ? [] : ['--no-opt'])];
+  const child = spawn(process.execPath, [...v8Args, '--import', 'tsx', fileURLToPath(import.meta.url), '--relay', String(feedPort), String(outPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
   const sub = new Subscriber({ addresses: [`tcp://127.0.0.1:${outPort}`], topics: ['/AVO/viirs/granule/vis'] }).start();
   const seen = new Set<string>();
   const waiters = new Map<string, () => void>();

@@ -19,7 +19,8 @@
  * the stalker's own inotify descriptor, then inotifywait as a child process). `floor` is not the
  * stalker: for scale, a process with the stalker's watcher (native source) that publishes a
  * posttroll message holding only the file's name, without parsing the name or logging, measured
- * for latency the same way: what this machine's inotify wake-up and two ZeroMQ hops cost.
+ * for latency the same way, with the stalker's V8 settings: what this machine's inotify wake-up
+ * and two ZeroMQ hops cost.
  *
  * Files are made under the system temp directory (set TMPDIR to move it): creating files there
  * must be fast for the writer to reach the higher rates.
@@ -121,7 +122,10 @@ async function main(source: string): Promise<void> {
   // (ecosystem.config.js).
   const nodeArgs = (process.env.BENCH_CHILD_NODE_ARGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
   const floor = source === 'floor';
-  const argv = floor ? ['--import', 'tsx', fileURLToPath(import.meta.url), '--floor', sdr, String(port)] : [BIN, '-C', 'viirs', '-p', String(port), '-n', 'false', '--base-dir', base, '--inotify', source];
+  // The floor runs with the stalker's V8 settings: the optimising compilers off unless
+  // VIIRS_NODE_OPTIMIZE is set (the stalker switches them off in its entry point).
+  const floorV8 = process.env.VIIRS_NODE_OPTIMIZE ? [] : ['--no-opt'];
+  const argv = floor ? [...floorV8, '--import', 'tsx', fileURLToPath(import.meta.url), '--floor', sdr, String(port)] : [BIN, '-C', 'viirs', '-p', String(port), '-n', 'false', '--base-dir', base, '--inotify', source];
   const child = spawn(process.execPath, [...nodeArgs, ...argv], {
     env: { ...process.env, MAILHOST: '' },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -83,12 +83,18 @@ export class CachedGlobify {
         out += t.text;
         continue;
       }
-      const v = values[t.name];
-      if (v === undefined) out += this.wildcards[i] as string;
-      else if (Array.isArray(v)) return this.sift.globify(values);
-      else out += pyFormat(v, t.spec);
+      const f = this.field(i, values[t.name]);
+      if (f === null) return this.sift.globify(values);
+      out += f;
     }
     return out;
+  }
+
+  /** Field token i composed from value v: its wildcard when undefined; null when only the library can (a partial datetime). */
+  private field(i: number, v: unknown): string | null {
+    if (v === undefined) return this.wildcards[i] as string;
+    if (Array.isArray(v)) return null;
+    return pyFormat(v, (this.tokens[i] as Token & { kind: 'field' }).spec);
   }
 
   /** See GatherParser.renderer. */
@@ -109,10 +115,9 @@ export class CachedGlobify {
         parts.push(i);
         continue;
       }
-      const v = values[t.name];
-      if (v === undefined) text += this.wildcards[i] as string;
-      else if (Array.isArray(v)) return (w) => this.globify(w);
-      else text += pyFormat(v, t.spec);
+      const f = this.field(i, values[t.name]);
+      if (f === null) return (w) => this.globify(w);
+      text += f;
     }
     if (text) parts.push(text);
     return (w) => {
@@ -122,11 +127,9 @@ export class CachedGlobify {
           out += part;
           continue;
         }
-        const t = this.tokens[part] as Token & { kind: 'field' };
-        const v = w[t.name];
-        if (v === undefined) out += this.wildcards[part] as string;
-        else if (Array.isArray(v)) return this.sift.globify(w);
-        else out += pyFormat(v, t.spec);
+        const f = this.field(part, w[(this.tokens[part] as Token & { kind: 'field' }).name]);
+        if (f === null) return this.sift.globify(w);
+        out += f;
       }
       return out;
     };

@@ -220,12 +220,7 @@ export class StateStore<S extends { id: number }, P> {
     // A slot's own later line supersedes its pending one; a deleted slot needs none.
     if (op.op === 'put') this.dirty.delete(op.slot.id);
     else if (op.op === 'del') this.dirty.delete(op.id);
-    this.appendRaw(JSON.stringify(op));
-  }
-
-  /** Appends one change already serialised as a JSON journal line (no newline). */
-  appendRaw(line: string): void {
-    this.pending.push(line);
+    this.pending.push(JSON.stringify(op));
     this.changed();
   }
 

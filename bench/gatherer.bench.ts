@@ -94,7 +94,7 @@ async function relayFloor(n: number): Promise<number[]> {
   // The gatherer's V8 settings: its node options, and the optimising compiler off unless
   // VIIRS_NODE_OPTIMIZE is set. With the compiler on (before 2026-11-28) the relay's own p99 was
   // 2.4-7.8 ms in the runs where it was 1.6-1.9 ms off, and the floor looked higher than it is.
-  const v8Args = [...shebangArgs(BIN).filter((a) => a !== '--expose-gc'), ...(process.env.VIIRS_NODE_OPTIMIZE ? [] : ['--no-opt'])];
+  const v8Args = [...DEFAULT_NODE_ARGS.split(' ').filter(Boolean), ...(process.env.VIIRS_NODE_OPTIMIZE ? [] : ['--no-opt'])];
   const child = spawn(process.execPath, [...v8Args, '--import', 'tsx', fileURLToPath(import.meta.url), '--relay', String(feedPort), String(outPort)], { stdio: ['ignore', 'ignore', 'inherit'] });
   const sub = new Subscriber({ addresses: [`tcp://127.0.0.1:${outPort}`], topics: ['/AVO/viirs/granule/vis'] }).start();
   const seen = new Set<string>();

@@ -231,7 +231,7 @@ export class StateStore<S extends { id: number }, P> {
    * at all when it is deleted within the turn.
    */
   put(id: number, line: () => string): void {
-    this.dirty.delete(id); // re-inserted last: written after the lines already pending
+    this.dirty.delete(id); // re-inserted: dirty slots are written in the order of their last change
     this.dirty.set(id, line);
     this.changed();
   }

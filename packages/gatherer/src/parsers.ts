@@ -63,6 +63,8 @@ export function pyStr(v: unknown): string {
  * without conversion) and the wildcards (the library's globify of the field alone). Patterns
  * with conversions, or a partial-datetime value, use the library's globify directly.
  */
+const NO_FIELDS: ReadonlySet<string> = new Set();
+
 export class CachedGlobify {
   private readonly tokens: Token[];
   private readonly wildcards: string[];
@@ -75,19 +77,7 @@ export class CachedGlobify {
   }
 
   globify(values: Fields): string {
-    if (!this.simple) return this.sift.globify(values);
-    let out = '';
-    for (let i = 0; i < this.tokens.length; i++) {
-      const t = this.tokens[i] as Token;
-      if (t.kind === 'literal') {
-        out += t.text;
-        continue;
-      }
-      const f = this.field(i, values[t.name]);
-      if (f === null) return this.sift.globify(values);
-      out += f;
-    }
-    return out;
+    return this.renderer(values, NO_FIELDS)(values);
   }
 
   /** Field token i composed from value v: its wildcard when undefined; null when only the library can (a partial datetime). */
@@ -116,7 +106,7 @@ export class CachedGlobify {
         continue;
       }
       const f = this.field(i, values[t.name]);
-      if (f === null) return (w) => this.globify(w);
+      if (f === null) return (w) => this.sift.globify(w);
       text += f;
     }
     if (text) parts.push(text);

@@ -30,7 +30,7 @@ export type Rejection = { ignored: true; reason: string } | { ignored: false; re
  */
 export function pyDictWith(src: AddressData, updates: Array<[string, unknown]>): AddressData {
   const out: AddressData = {};
-  const order = orderedKeys(src);
+  const order = orderedKeys(src).slice(); // a copy: orderedKeys may return src's own order
   const set = (k: string, v: unknown): void => {
     // A "__proto__" key must become an own property, not the prototype.
     if (k === '__proto__') Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });

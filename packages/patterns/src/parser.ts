@@ -413,7 +413,9 @@ export class Parser {
     if (!m) return 'String does not match pattern.';
     const groups = m.groups as Record<string, string>;
     const out: ParseResult = {};
-    for (const f of c.fields) {
+    const fields = c.fields;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i] as (typeof fields)[number];
       const raw = groups[f.group] as string;
       try {
         out[f.name] = f.convert(raw);

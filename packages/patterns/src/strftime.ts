@@ -174,7 +174,7 @@ export function strftime(d: PyDateTime, fmt: string): string {
     FORMAT_CACHE.set(fmt, parts);
   }
   let out = '';
-  for (const p of parts) out += p(d);
+  for (let i = 0; i < parts.length; i++) out += (parts[i] as (d: PyDateTime) => string)(d);
   return out;
 }
 
@@ -395,12 +395,20 @@ function digitsOnly(format: string): ((s: string) => PyDateTime | null) | null {
       seen.add(k);
       items.push(k);
       i++;
-    } else if (/\s/.test(c)) return null;
+    } else if (/\s/.test(c) || c === '\0') return null;
     else items.push(-body.charCodeAt(i));
   }
   if (seen.size === 0) return null;
   const fixed = items.reduce<number>((n, k) => n + (k === 'Y' ? 4 : typeof k === 'string' ? 2 : 1), 0);
   const hasYear = seen.has('Y');
+  // The items as numbers, read by an indexed loop (a for-of or a destructuring allocates an
+  // iterator result per step in the interpreter, which the daemons run in): a literal as its
+  // negated char code, a directive as its index in FIELDS.
+  const FIELDS = 'YmdHMS';
+  const codes = items.map((k) => (typeof k === 'number' ? k : FIELDS.indexOf(k)));
+  const lo = items.map((k) => (typeof k === 'string' && k !== 'Y' ? (TWO_DIGIT_RANGE[k] as [number, number])[0] : 0));
+  const hi = items.map((k) => (typeof k === 'string' && k !== 'Y' ? (TWO_DIGIT_RANGE[k] as [number, number])[1] : 0));
+  const n = codes.length;
   const digit = (s: string, at: number): number => {
     const c = s.charCodeAt(at) - 48;
     return c >= 0 && c <= 9 ? c : -1;
@@ -415,12 +423,13 @@ function digitsOnly(format: string): ((s: string) => PyDateTime | null) | null {
     let minute = 0;
     let second = 0;
     let at = 0;
-    for (const k of items) {
-      if (typeof k === 'number') {
+    for (let i = 0; i < n; i++) {
+      const k = codes[i] as number;
+      if (k < 0) {
         if (s.charCodeAt(at++) !== -k) return null;
         continue;
       }
-      if (k === 'Y') {
+      if (k === 0) {
         const a = digit(s, at);
         const b = digit(s, at + 1);
         const c = digit(s, at + 2);
@@ -435,12 +444,11 @@ function digitsOnly(format: string): ((s: string) => PyDateTime | null) | null {
       if ((a | b) < 0) return null;
       const v = a * 10 + b;
       at += 2;
-      const [lo, hi] = TWO_DIGIT_RANGE[k] as [number, number];
-      if (v < lo || v > hi) return null;
-      if (k === 'm') month = v;
-      else if (k === 'd') day = v;
-      else if (k === 'H') hour = v;
-      else if (k === 'M') minute = v;
+      if (v < (lo[i] as number) || v > (hi[i] as number)) return null;
+      if (k === 1) month = v;
+      else if (k === 2) day = v;
+      else if (k === 3) hour = v;
+      else if (k === 4) minute = v;
       else second = v;
     }
     let fraction = 0;

@@ -165,11 +165,11 @@ export class PyDateTime {
   static fromWall(wallSeconds: number, microsecond: number, offset: number | null): PyDateTime {
     const days = Math.floor(wallSeconds / SEC_PER_DAY);
     let sod = wallSeconds - days * SEC_PER_DAY;
-    const [y, m, d] = civilFromDays(days);
+    const ymd = civilFromDays(days); // indexed, not destructured: no iterator in the interpreter
     const hour = Math.floor(sod / 3600);
     sod -= hour * 3600;
     const minute = Math.floor(sod / 60);
-    return new PyDateTime(y, m, d, hour, minute, sod - minute * 60, microsecond, offset);
+    return new PyDateTime(ymd[0], ymd[1], ymd[2], hour, minute, sod - minute * 60, microsecond, offset);
   }
 
   /** An aware UTC value for a JS Date (millisecond precision). */

@@ -103,16 +103,36 @@ function isPlainObject(v: object): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** Keys in the order Python would have them: the decoded order when known, else JS order. */
+/**
+ * Keys in the order Python would have them: the decoded order when known, else JS order. The
+ * array may be the object's own KEY_ORDER: callers must not modify it.
+ */
 export function orderedKeys(obj: Record<string, unknown>): string[] {
   const keys = Object.keys(obj);
   const order = (obj as { [KEY_ORDER]?: string[] })[KEY_ORDER];
   if (!order) return keys;
+  // The usual case, a decoded object not changed since: the order holds exactly its keys, once
+  // each. Checked with indexed loops and no Set (this runs for every object of every message).
+  const n = order.length;
+  if (n === keys.length && n <= 32) {
+    let same = true;
+    for (let i = 0; i < n && same; i++) {
+      const k = order[i] as string;
+      if (!Object.prototype.hasOwnProperty.call(obj, k) || order.indexOf(k) !== i) same = false;
+    }
+    if (same) return order;
+  }
   const present = new Set(keys);
   const out: string[] = [];
   const seen = new Set<string>();
-  for (const k of order) if (present.has(k) && !seen.has(k)) { out.push(k); seen.add(k); }
-  for (const k of keys) if (!seen.has(k)) out.push(k);
+  for (let i = 0; i < n; i++) {
+    const k = order[i] as string;
+    if (present.has(k) && !seen.has(k)) {
+      out.push(k);
+      seen.add(k);
+    }
+  }
+  for (let i = 0; i < keys.length; i++) if (!seen.has(keys[i] as string)) out.push(keys[i] as string);
   return out;
 }
 
@@ -147,7 +167,9 @@ function dumpValue(v: unknown, dtf: (d: PyDateTime) => string, depth: number): s
       if (isPlainObject(v)) {
         let out = '{';
         let first = true;
-        for (const k of orderedKeys(v)) {
+        const keys = orderedKeys(v);
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i] as string;
           const item = v[k];
           if (item === undefined) continue;
           if (!first) out += ', ';
@@ -572,7 +594,8 @@ export function reviveDatetimes(value: unknown, inObject = false): unknown {
   if (Array.isArray(value)) return value.map((v) => reviveDatetimes(v, inObject));
   if (value !== null && typeof value === 'object' && isPlainObject(value)) {
     const out: Record<string, unknown> = {};
-    for (const k of orderedKeys(value)) out[k] = reviveDatetimes(value[k], true);
+    const keys = orderedKeys(value);
+    for (let i = 0; i < keys.length; i++) out[keys[i] as string] = reviveDatetimes(value[keys[i] as string], true);
     const order = (value as { [KEY_ORDER]?: string[] })[KEY_ORDER];
     if (order) Object.defineProperty(out, KEY_ORDER, { value: order, enumerable: false });
     return out;

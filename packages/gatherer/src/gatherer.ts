@@ -116,13 +116,16 @@ function slotTimestamp(t: PyDateTime): string {
 }
 
 /** Python dict-like plain object that keeps its key order even for integer-like keys. */
-function pyDict(entries: Iterable<[string, unknown]>): Record<string, unknown> {
+function pyDict(entries: Map<string, unknown> | Array<[string, unknown]>): Record<string, unknown> {
   const o: Record<string, unknown> = {};
   const order: string[] = [];
-  for (const [k, v] of entries) {
-    if (!(k in o)) order.push(k);
+  const put = (v: unknown, k: string): void => {
+    if (!Object.prototype.hasOwnProperty.call(o, k)) order.push(k);
     o[k] = v;
-  }
+  };
+  // forEach and an indexed loop, not for-of: no iterator result per entry in the interpreter.
+  if (Array.isArray(entries)) for (let i = 0; i < entries.length; i++) put((entries[i] as [string, unknown])[1], (entries[i] as [string, unknown])[0]);
+  else entries.forEach(put);
   Object.defineProperty(o, KEY_ORDER, { value: order, enumerable: false, writable: true });
   return o;
 }
@@ -130,7 +133,7 @@ function pyDict(entries: Iterable<[string, unknown]>): Record<string, unknown> {
 /** A copy of fields with some keys unknown (undefined = a wildcard for globify). */
 function without(fields: Fields, keys: readonly string[]): Fields {
   const out: Fields = { ...fields };
-  for (const k of keys) out[k] = undefined;
+  for (let i = 0; i < keys.length; i++) out[keys[i] as string] = undefined;
   return out;
 }
 
@@ -321,7 +324,8 @@ export class SegmentGatherer {
 
     // 1. The first pattern that takes the message.
     let pattern: Pattern | null = null;
-    for (const p of this.patterns) {
+    for (let i = 0; i < this.patterns.length; i++) {
+      const p = this.patterns[i] as Pattern;
       try {
         if (p.parser.matches({ subject: msg.subject, type: msg.type, data })) {
           pattern = p;
@@ -503,17 +507,18 @@ export class SegmentGatherer {
     };
     const values = without(Object.fromEntries(slot.meta), cfg.variableTags);
     const critical = this.composeFilenames(values, p, cfg.criticalFiles, cache);
+    // forEach over the sets: a for-of allocates an iterator result per element in the interpreter.
     if (isSet(cfg.criticalFiles)) {
-      for (const m of critical) sp.critical.add(m);
+      critical.forEach((m) => sp.critical.add(m));
     } else {
-      if (cfg.isCriticalSet) for (const m of critical) sp.critical.add(m);
-      for (const m of critical) {
+      if (cfg.isCriticalSet) critical.forEach((m) => sp.critical.add(m));
+      critical.forEach((m) => {
         sp.wanted.add(m);
         sp.all.add(m);
-      }
+      });
     }
-    for (const m of this.composeFilenames(values, p, cfg.wantedFiles, cache)) sp.wanted.add(m);
-    for (const m of this.composeFilenames(values, p, cfg.allFiles, cache)) sp.all.add(m);
+    this.composeFilenames(values, p, cfg.wantedFiles, cache).forEach((m) => sp.wanted.add(m));
+    this.composeFilenames(values, p, cfg.allFiles, cache).forEach((m) => sp.all.add(m));
     return sp;
   }
 
@@ -537,14 +542,16 @@ export class SegmentGatherer {
     };
     const items = this.segmentLists.get(list ?? '') ?? parseSegmentList(list);
     this.segmentLists.set(list ?? '', items);
-    for (const item of items) {
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as (typeof items)[number];
       if (item.plain) {
         // Only for patterns without segment and channel fields, so their values do not matter.
         if (!p.parser.hasSegmentOrChannel) result.add(globify('plain'));
         continue;
       }
       values.channel_name = item.channel;
-      for (const seg of item.segments) {
+      for (let j = 0; j < item.segments.length; j++) {
+        const seg = item.segments[j] as (typeof item.segments)[number];
         values.segment = seg;
         result.add(globify(`${item.channel}\u0000${seg}`));
       }
@@ -591,23 +598,24 @@ export class SegmentGatherer {
     } else {
       (dataset as unknown[]).push(...(data.dataset as unknown[]));
     }
-    for (const [key, pick] of [
-      ['start_time', -1],
-      ['end_time', 1],
-    ] as const) {
+    // Earliest start and latest end (indexed loops: no iterator results in the interpreter).
+    for (let i = 0; i < 2; i++) {
+      const key = i === 0 ? 'start_time' : 'end_time';
       if (target.has(key) && key in data) {
         const c = pyCompare(data[key], target.get(key));
-        if (c !== null && Math.sign(c) === pick) target.set(key, data[key]);
+        if (c !== null && Math.sign(c) === (i === 0 ? -1 : 1)) target.set(key, data[key]);
       }
     }
     const msgSensors = Array.isArray(data.sensor) ? data.sensor : [data.sensor];
     let sensors = target.has('sensor') ? target.get('sensor') : [];
     if (!Array.isArray(sensors)) sensors = [sensors];
-    for (const s of msgSensors) if (!(sensors as unknown[]).includes(s)) (sensors as unknown[]).push(s);
+    for (let i = 0; i < msgSensors.length; i++) if (!(sensors as unknown[]).includes(msgSensors[i])) (sensors as unknown[]).push(msgSensors[i]);
     slot.meta.set('sensor', sensors);
     if (!single) target.set('sensor', sensors);
 
-    if (sp.critical.size > 0 && [...sp.critical].every((m) => sp.received.has(m))) {
+    let allCritical = sp.critical.size > 0;
+    if (allCritical) sp.critical.forEach((m) => void (allCritical &&= sp.received.has(m)));
+    if (allCritical) {
       const delay = (now - slot.created) / 1000;
       if (delay > 0) sp.delayed.set(uid, delay);
     }
@@ -672,17 +680,17 @@ export class SegmentGatherer {
 
   private triage(slot: Slot, now: number, out: Publication[]): void {
     const statuses: Array<[string, Status]> = [];
-    for (const [name, sp] of slot.patterns) statuses.push([name, patternStatus(sp)]);
+    slot.patterns.forEach((sp, name) => void statuses.push([name, patternStatus(sp)]));
     const timedOut = this.timedOut(slot, now);
     const status = collectionStatus(statuses, timedOut, (name) => (slot.patterns.get(name)?.received.size ?? 0) > 0);
     if (status === Status.READY) {
-      const complete = statuses.every(([, s]) => s === Status.READY);
+      const complete = statuses.every((e) => e[1] === Status.READY);
       if (complete && this.debugOn) this.log.debug(`Required files received for slot ${slot.timestamp}.`);
       this.publish(slot, complete ? 'complete' : 'timeout', now, out);
     } else if (status === Status.READY_BUT_WAIT_FOR_MORE) {
       this.publish(slot, 'premature', now, out);
     } else if (status === Status.OBSOLETE_TIMEOUT) {
-      if (statuses.some(([, s]) => s !== Status.NONCRITICAL_NOT_READY)) {
+      if (statuses.some((e) => e[1] !== Status.NONCRITICAL_NOT_READY)) {
         this.log.warn(`Timeout occured and required files were not present, data discarded for slot ${slot.timestamp}.`);
       } else {
         this.log.info(`Slot ${slot.timestamp} timed out without any of its files (only other files of that time arrived): dropped.`);
@@ -693,18 +701,19 @@ export class SegmentGatherer {
   }
 
   private publish(slot: Slot, reason: Publication['reason'], now: number, out: Publication[]): void {
+    // forEach, not for-of, over the maps and sets: no iterator results in the interpreter.
     const delayed: string[] = [];
-    for (const sp of slot.patterns.values()) for (const [uid, secs] of sp.delayed) delayed.push(`${uid} ${secs.toFixed(6)} seconds`);
+    slot.patterns.forEach((sp) => sp.delayed.forEach((secs, uid) => void delayed.push(`${uid} ${secs.toFixed(6)} seconds`)));
     if (delayed.length) this.log.warn(`Files received late: ${delayed.join(', ')}`);
     const missing: string[] = [];
     if (reason !== 'premature') {
-      for (const sp of slot.patterns.values()) for (const m of sp.all) if (!sp.received.has(m)) missing.push(m);
+      slot.patterns.forEach((sp) => sp.all.forEach((m) => void (sp.received.has(m) || missing.push(m))));
       if (missing.length) {
         const total = [...slot.patterns.values()].reduce((n, sp) => n + sp.all.size, 0);
         this.log.warn(`Missing files: ${missing.join(', ')} (slot ${slot.timestamp}: ${reason === 'timeout' ? 'published at timeout' : 'published'} with ${total - missing.length} of ${total} files)`);
       }
     }
-    for (const tag of REMOVE_TAGS) slot.meta.delete(tag);
+    for (let i = 0; i < REMOVE_TAGS.length; i++) slot.meta.delete(REMOVE_TAGS[i] as string);
     const data = pyDict(slot.meta);
     if (this.config.bundleDatasets && !('dataset' in data)) {
       const all: unknown[] = [];
@@ -722,10 +731,12 @@ export class SegmentGatherer {
       this.persistSlot(slot);
     } else {
       const received: string[] = [];
-      for (const sp of slot.patterns.values()) received.push(...sp.received);
+      slot.patterns.forEach((sp) => sp.received.forEach((m) => void received.push(m)));
+      const identities: Array<[string, string]> = [];
+      slot.identities.forEach((id, name) => void identities.push([name, id]));
       const st = slot.meta.get(this.config.timeName);
       const granule: PublishedGranule = {
-        identities: [...slot.identities],
+        identities,
         time: (st instanceof PyDateTime ? st : slot.time).epochMicros,
         publishedAt: now,
         received,
@@ -756,8 +767,8 @@ export class SegmentGatherer {
 
   private remember(g: PublishedGranule, now: number): void {
     this.published.push(g);
-    for (const [name, id] of g.identities) {
-      const key = `${name}\u0000${id}`;
+    for (let i = 0; i < g.identities.length; i++) {
+      const key = `${(g.identities[i] as [string, string])[0]}\u0000${(g.identities[i] as [string, string])[1]}`;
       const list = this.publishedIndex.get(key);
       if (list) list.push(g);
       else this.publishedIndex.set(key, [g]);
@@ -769,8 +780,9 @@ export class SegmentGatherer {
     let drop = 0;
     while (drop < this.published.length && (this.published.length - drop > this.memoryMax || now - (this.published[drop] as PublishedGranule).publishedAt > this.memoryMs)) drop++;
     if (drop === 0) return;
-    const gone = this.published.slice(0, drop);
-    this.published = this.published.slice(drop);
+    // splice, not two slices: at the cap this runs for every granule, and a copy of the whole
+    // list each time would be garbage that lives long enough to be promoted.
+    const gone = this.published.splice(0, drop);
     for (const g of gone) {
       for (const [name, id] of g.identities) {
         const key = `${name}\u0000${id}`;

@@ -112,7 +112,8 @@ export class CachedGlobify {
     if (text) parts.push(text);
     return (w) => {
       let out = '';
-      for (const part of parts) {
+      for (let j = 0; j < parts.length; j++) {
+        const part = parts[j] as string | number;
         if (typeof part === 'string') {
           out += part;
           continue;

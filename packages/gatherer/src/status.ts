@@ -35,17 +35,18 @@ export function wantedAndCritical(p: SlotPattern): Set<string> {
 export function patternStatus(p: SlotPattern): Status {
   let status = p.isCriticalSet ? Status.NOT_READY : Status.NONCRITICAL_NOT_READY;
   // |(wanted ∪ critical) ∩ received| and whether wanted ∪ critical ⊆ received, without building the union.
+  // forEach, not for-of: no iterator result per mask in the interpreter.
   let n = 0;
   let all = true;
-  for (const m of p.wanted) {
+  p.wanted.forEach((m) => {
     if (p.received.has(m)) n++;
     else all = false;
-  }
-  for (const m of p.critical) {
-    if (p.wanted.has(m)) continue;
+  });
+  p.critical.forEach((m) => {
+    if (p.wanted.has(m)) return;
     if (p.received.has(m)) n++;
     else all = false;
-  }
+  });
   if (n === p.filesTillPrematurePublish) {
     p.filesTillPrematurePublish = -1;
     status = Status.READY_BUT_WAIT_FOR_MORE;
@@ -60,7 +61,7 @@ export function patternStatus(p: SlotPattern): Status {
  */
 export function collectionStatus(statuses: Array<[string, Status]>, timedOut: boolean, hasReceived: (name: string) => boolean): Status {
   if (statuses.length === 0) return Status.NOT_READY;
-  const values = statuses.map(([, s]) => s);
+  const values = statuses.map((e) => e[1]);
   const has = (s: Status): boolean => values.includes(s);
   if (values.every((v) => v === Status.READY)) return Status.READY;
   if (timedOut) {

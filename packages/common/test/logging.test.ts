@@ -60,6 +60,30 @@ test('logging: file <logDir>/<name>.log with the line format, created with its d
   assert.match(lines[2] as string, / ERROR \[unit\] broken /);
 });
 
+test('logging: errors (through winston, for mail) and other lines (written directly) keep their order; the level can change at run time', async () => {
+  const logDir = path.join(tmpdir(), 'log');
+  const log = createLogger({ name: 'order', logDir, console: false, mail: null, level: 'info' });
+  for (let i = 0; i < 50; i++) {
+    if (i % 3 === 0) log.error(`line ${i}`);
+    else if (i % 3 === 1) log.info(`line ${i}`);
+    else log.warn(`line ${i}`);
+  }
+  log.debug('hidden at info');
+  log.winston.level = 'debug';
+  log.debug('shown at debug');
+  log.winston.level = 'error';
+  log.warn('hidden at error');
+  log.error('last');
+  await log.close();
+  const lines = fs.readFileSync(path.join(logDir, 'order.log'), 'utf8').split('\n').filter(Boolean);
+  const expected = [...Array.from({ length: 50 }, (_, i) => `${['ERROR', 'INFO', 'WARN'][i % 3]} [order] line ${i} (PID ${process.pid})`), `DEBUG [order] shown at debug (PID ${process.pid})`, `ERROR [order] last (PID ${process.pid})`];
+  assert.deepEqual(
+    lines.map((l) => l.slice(24)),
+    expected,
+  );
+  for (const l of lines) assert.match(l, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} /);
+});
+
 test('logging: the line timestamp is local time as YYYY-MM-DD HH:mm:ss,SSS, right across seconds, days and zones', () => {
   const tz = process.env.TZ;
   try {

@@ -118,7 +118,8 @@ export function orderedKeys(obj: Record<string, unknown>): string[] {
     let same = true;
     for (let i = 0; i < n && same; i++) {
       const k = order[i] as string;
-      if (!Object.prototype.hasOwnProperty.call(obj, k) || order.indexOf(k) !== i) same = false;
+      // Own and enumerable, as Object.keys lists them.
+      if (!Object.prototype.propertyIsEnumerable.call(obj, k) || order.indexOf(k) !== i) same = false;
     }
     if (same) return order;
   }

@@ -41,6 +41,22 @@ test('loads: integer-like keys keep their order for dumps', () => {
   assert.equal(dumps(o), '{"z": 1, "10": 2, "2": 3, "a": 4}');
 });
 
+test('dumps after the decoded object changed: a key set anew is appended, a deleted or hidden one is left out, the rest keep their order', () => {
+  const o = loads('{"z": 1, "10": 2, "2": 3, "a": 4}') as Record<string, unknown>;
+  delete o.z;
+  o.b = 5;
+  assert.equal(dumps(o), '{"10": 2, "2": 3, "a": 4, "b": 5}');
+  const p = loads('{"z": 1, "10": 2}') as Record<string, unknown>;
+  Object.defineProperty(p, 'z', { value: 1, enumerable: false });
+  p.y = 3;
+  assert.equal(dumps(p), '{"10": 2, "y": 3}');
+  const q = loads('{"z": 1, "10": 2}') as Record<string, unknown>;
+  (q as { [KEY_ORDER]: string[] })[KEY_ORDER][1] = 'z'; // an order naming a key twice
+  assert.equal(dumps(q), '{"z": 1, "10": 2}');
+  // The decoded object itself is unchanged by dumps.
+  assert.deepEqual((o as { [KEY_ORDER]?: string[] })[KEY_ORDER], ['z', '10', '2', 'a']);
+});
+
 test('loads with reviveDatetimes follows posttroll: objects and lists under them only', () => {
   const v = loads('[["2019-04-22"], "2019-04-22", {"a": "2019-04-22", "b": ["2019-04-23", ["20190424"]], "c": "x2019", "2019-04-25": 1}]', { reviveDatetimes: true }) as unknown[];
   assert.equal(v[1], '2019-04-22');

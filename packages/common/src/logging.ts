@@ -46,11 +46,15 @@ export interface AppLogger {
 }
 
 const MESSAGE = Symbol.for('message');
-const UPPER: Record<Level, string> = { error: 'ERROR', warn: 'WARN', info: 'INFO', debug: 'DEBUG' };
+
+/** One log line: `<timestamp> <LEVEL> [<label>] <message> (PID <pid>)`. */
+function formatLine(timestamp: string, level: string, label: string | undefined, message: string): string {
+  return `${timestamp} ${level.toUpperCase()} ${label ? `[${label}] ` : ''}${message} (PID ${process.pid})`;
+}
 
 const lineFormat = winston.format.printf((info) => {
   const { timestamp, level, message, label } = info as { timestamp: string; level: string; message: unknown; label?: string };
-  return `${timestamp} ${level.toUpperCase()} ${label ? `[${label}] ` : ''}${String(message)} (PID ${process.pid})`;
+  return formatLine(timestamp, level, label, String(message));
 });
 
 let stampSecond = NaN;
@@ -300,18 +304,16 @@ export function createLogger(opts: LoggerOptions): AppLogger {
   for (const p of problems) w.warn(p);
   let closed = false;
   let closing: Promise<void> | null = null;
-  // Records below error, the daemons' per-message lines among them, are formatted here exactly
-  // as lineFormat does and written straight to the console and the file. Through winston's
-  // object streams a line cost about as much as the rest of the stalker's work on a file, and
-  // left about 11 KB of garbage per line in the daemons that run without the optimising
-  // compiler. Errors still go through winston, to the mail transport as well; winston passes a
-  // record on synchronously, so the order of lines is kept.
+  // Records below error, the daemons' per-message lines among them, are formatted here as
+  // lineFormat does and written straight to the console (the stream winston's Console transport
+  // writes to) and the file. Through winston's object streams a line cost about as much as the
+  // rest of the stalker's work on a file, and left about 11 KB of garbage per line in the daemons
+  // that run without the optimising compiler. Errors still go through winston, to the mail
+  // transport as well; winston passes a record on synchronously, so the order of lines is kept.
   const consoleStream = opts.console === false ? null : opts.consoleStderr ? process.stderr : process.stdout;
-  const labelText = opts.name ? `[${opts.name}] ` : '';
-  const tail = ` (PID ${process.pid})`;
   const direct = (l: Level, m: string): void => {
     if ((w.levels[l] as number) > (w.levels[w.level] as number)) return;
-    const line = `${logTimestamp()} ${UPPER[l]} ${labelText}${m}${tail}`;
+    const line = formatLine(logTimestamp(), l, opts.name, m);
     if (consoleStream) consoleStream.write(line + os.EOL);
     fileTransport?.write1(line);
   };

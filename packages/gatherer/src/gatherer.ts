@@ -130,6 +130,11 @@ function pyDict(entries: Map<string, unknown> | Array<[string, unknown]>): Recor
   return o;
 }
 
+/** The key of publishedIndex: a pattern's name and a granule identity. */
+function publishedKey(patternName: string, identity: string): string {
+  return `${patternName}\u0000${identity}`;
+}
+
 /** A copy of fields with some keys unknown (undefined = a wildcard for globify). */
 function without(fields: Fields, keys: readonly string[]): Fields {
   const out: Fields = { ...fields };
@@ -768,7 +773,8 @@ export class SegmentGatherer {
   private remember(g: PublishedGranule, now: number): void {
     this.published.push(g);
     for (let i = 0; i < g.identities.length; i++) {
-      const key = `${(g.identities[i] as [string, string])[0]}\u0000${(g.identities[i] as [string, string])[1]}`;
+      const e = g.identities[i] as [string, string];
+      const key = publishedKey(e[0], e[1]);
       const list = this.publishedIndex.get(key);
       if (list) list.push(g);
       else this.publishedIndex.set(key, [g]);
@@ -785,7 +791,7 @@ export class SegmentGatherer {
     const gone = this.published.splice(0, drop);
     for (const g of gone) {
       for (const [name, id] of g.identities) {
-        const key = `${name}\u0000${id}`;
+        const key = publishedKey(name, id);
         const list = this.publishedIndex.get(key);
         if (!list) continue;
         const rest = list.filter((x) => x !== g);
@@ -798,7 +804,7 @@ export class SegmentGatherer {
   private publishedGranule(patternName: string, identity: string, t: PyDateTime): PublishedGranule | null {
     const now = this.now();
     this.prune(now);
-    const list = this.publishedIndex.get(`${patternName}\u0000${identity}`);
+    const list = this.publishedIndex.get(publishedKey(patternName, identity));
     if (!list) return null;
     const tolUs = this.config.timeTolerance * 1e6;
     const us = t.epochMicros;

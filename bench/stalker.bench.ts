@@ -33,7 +33,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Message, Publisher, Subscriber, silentLogger } from '@viirs/posttroll';
+import { Message, Publisher, Subscriber, silentLogger, type Received } from '@viirs/posttroll';
 import { freePort, waitFor } from '../test/helpers/net.js';
 import { cpuSpeedNote, percentile, printTable, rssMB } from './lib.js';
 
@@ -53,6 +53,15 @@ function name(): string {
 }
 
 const now = (): number => performance.timeOrigin + performance.now();
+
+/** A subscriber that notes when each frame came off the socket, before it is decoded. */
+class StampingSubscriber extends Subscriber {
+  receivedAt = 0;
+  protected override accept(frames: Buffer[]): Received | null {
+    this.receivedAt = now();
+    return super.accept(frames);
+  }
+}
 
 /** CPU seconds (user + system) a process has used so far. */
 function cpuSeconds(pid: number): number {
@@ -133,12 +142,14 @@ async function main(source: string): Promise<void> {
   let err = '';
   child.stderr.on('data', (d) => (err += d));
 
-  const arrivals = new Map<string, number>(); // uid → receive time (ms, performance.now)
+  // uid → the time its frame came off the bench's socket (ms since the epoch), before the bench
+  // decodes it: the bench's own decoding is not the stalker's latency.
+  const arrivals = new Map<string, number>();
   let duplicates = 0;
-  const sub = new Subscriber({ addresses: [`tcp://127.0.0.1:${port}`], topics: '/AVO/viirs/sdr' }).start();
+  const sub = new StampingSubscriber({ addresses: [`tcp://127.0.0.1:${port}`], topics: '/AVO/viirs/sdr' }).start();
   const waiting = new Map<string, (t: number) => void>();
   const loop = sub.run((r) => {
-    const t = now();
+    const t = sub.receivedAt;
     const uid = (r.message.data as { uid: string }).uid;
     if (arrivals.has(uid)) duplicates++;
     else {

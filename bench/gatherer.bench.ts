@@ -30,9 +30,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Message, Publisher, PyDateTime, Subscriber, type Received } from '@viirs/posttroll';
+import { Message, Publisher, PyDateTime, Subscriber } from '@viirs/posttroll';
 import { freePort } from '../test/helpers/net.js';
-import { cpuSpeedNote, percentile, printTable, rssMB, shebangArgs } from './lib.js';
+import { StampingSubscriber, cpuSpeedNote, percentile, printTable, rssMB, shebangArgs } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'packages/gatherer/bin/viirs-gatherer.js');
@@ -70,15 +70,6 @@ function fileMessage(band: string, i: number, base: number): Message {
       orig_platform_name: 'npp',
     },
   });
-}
-
-/** A subscriber that notes when each frame came off the socket, before it is decoded. */
-class StampingSubscriber extends Subscriber {
-  receivedAt = 0;
-  protected override accept(frames: Buffer[]): Received | null {
-    this.receivedAt = performance.now();
-    return super.accept(frames);
-  }
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,5 +1,6 @@
 /** Small helpers shared by the benchmarks: percentiles, RSS sampling, markdown tables, bin node options. */
 import fs from 'node:fs';
+import { Subscriber, type Received, type SubscriberOptions } from '@viirs/posttroll';
 
 /** Node options a bin declares in its shebang (`#!/usr/bin/env -S node --flag …`), so daemons run as installed. */
 export function shebangArgs(bin: string): string[] {
@@ -61,4 +62,25 @@ export function cpuSpeedRounds(rounds: number): number[] {
 export function cpuSpeedNote(): string {
   const ms = cpuSpeedRounds(8).sort((a, b) => a - b);
   return `CPU speed at the start: a fixed integer loop took a median ${percentile(ms, 50).toFixed(0)} ms (fastest ${ms[0]!.toFixed(0)} ms; about 65 ms when this VM's CPU is unhindered, see bench/machine.bench.ts)`;
+}
+
+/**
+ * A subscriber that notes when each frame came off its socket, before it is decoded: a latency
+ * bench stops its clock there, since its own decoding is not the daemon's latency. `clock` is
+ * performance.now() unless a bench compares with times taken in another process.
+ */
+export class StampingSubscriber extends Subscriber {
+  receivedAt = 0;
+
+  constructor(
+    opts: SubscriberOptions,
+    private readonly clock: () => number = () => performance.now(),
+  ) {
+    super(opts);
+  }
+
+  protected override accept(frames: Buffer[]): Received | null {
+    this.receivedAt = this.clock();
+    return super.accept(frames);
+  }
 }

@@ -33,9 +33,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Message, Publisher, Subscriber, silentLogger, type Received } from '@viirs/posttroll';
+import { Message, Publisher, silentLogger } from '@viirs/posttroll';
 import { freePort, waitFor } from '../test/helpers/net.js';
-import { cpuSpeedNote, percentile, printTable, rssMB } from './lib.js';
+import { StampingSubscriber, cpuSpeedNote, percentile, printTable, rssMB } from './lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'packages/stalker/bin/viirs-stalker.js');
@@ -53,15 +53,6 @@ function name(): string {
 }
 
 const now = (): number => performance.timeOrigin + performance.now();
-
-/** A subscriber that notes when each frame came off the socket, before it is decoded. */
-class StampingSubscriber extends Subscriber {
-  receivedAt = 0;
-  protected override accept(frames: Buffer[]): Received | null {
-    this.receivedAt = now();
-    return super.accept(frames);
-  }
-}
 
 /** CPU seconds (user + system) a process has used so far. */
 function cpuSeconds(pid: number): number {
@@ -146,7 +137,7 @@ async function main(source: string): Promise<void> {
   // decodes it: the bench's own decoding is not the stalker's latency.
   const arrivals = new Map<string, number>();
   let duplicates = 0;
-  const sub = new StampingSubscriber({ addresses: [`tcp://127.0.0.1:${port}`], topics: '/AVO/viirs/sdr' }).start();
+  const sub = new StampingSubscriber({ addresses: [`tcp://127.0.0.1:${port}`], topics: '/AVO/viirs/sdr' }, now).start();
   const waiting = new Map<string, (t: number) => void>();
   const loop = sub.run((r) => {
     const t = sub.receivedAt;

@@ -158,18 +158,18 @@ async function main(): Promise<void> {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const sub = new StampingSubscriber({ addresses: [`tcp://127.0.0.1:${outPort}`], topics: ['/AVO/viirs/granule/vis'], receiveHighWaterMark: 0 }).start();
-  const received = new Map<string, number>(); // frame off the socket, before the bench decodes it
   // Resolved from the subscriber loop, so the bench sleeps while it waits: a polling loop here
   // would keep one of the machine's cores busy and show up in the daemon's latency tail.
-  const waiters = new Map<string, (t: number) => void>();
+  // Called with the time the granule's frame came off the socket (before the bench decodes it)
+  // and the time its decoding ended.
+  const waiters = new Map<string, (received: number, decoded: number) => void>();
   let count = 0;
   const pump = (async () => {
     for await (const r of sub) {
       const t = performance.now();
       const d = r.message.data as { start_date: PyDateTime };
       const key = d.start_date.isoformat();
-      received.set(key, sub.receivedAt);
-      waiters.get(key)?.(t);
+      waiters.get(key)?.(sub.receivedAt, t);
       count++;
     }
   })();
@@ -200,13 +200,14 @@ async function main(): Promise<void> {
       await sleep(2);
       const last = fileMessage(VIS[5]!, i, base);
       const key = (last.data as { start_time: PyDateTime }).start_time.isoformat();
-      const arrived = new Promise<number>((resolve) => waiters.set(key, resolve));
+      const arrived = new Promise<[number, number]>((resolve) => waiters.set(key, (received, decoded) => resolve([received, decoded])));
       const frame = last.encode();
       const t0 = performance.now();
       feed.send(frame);
-      latDecoded.push((await arrived) - t0);
+      const [received, decoded] = await arrived;
       waiters.delete(key);
-      return received.get(key)! - t0;
+      latDecoded.push(decoded - t0);
+      return received - t0;
     };
     for (let i = 0; i < LATENCY_WARMUP; i++) await granuleLatency(i, -86 * 5_000);
     latDecoded.length = 0;

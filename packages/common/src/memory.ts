@@ -156,3 +156,48 @@ export function startMallocTrim(seconds: number, opts: MallocTrimOptions = {}): 
 /** The --help line every daemon shows for VIIRS_MALLOC_TRIM_SECONDS. */
 export const MALLOC_TRIM_HELP =
   'VIIRS_MALLOC_TRIM_SECONDS (default 0.5, 0: off): how often the daemon checks whether it has gone quiet after work; then it calls malloc_trim(0) once, giving the memory a burst freed back to the system (under sustained work every 20 checks).';
+
+/**
+ * How full V8's young generation is, 0 to 1 (used / (used + available) of its new space); NaN
+ * when V8 does not report one.
+ */
+export function youngGenerationFill(spaces: v8.HeapSpaceInfo[] = v8.getHeapSpaceStatistics()): number {
+  const s = spaces.find((x) => x.space_name === 'new_space');
+  if (!s) return NaN;
+  const capacity = s.space_used_size + s.space_available_size;
+  return capacity > 0 ? s.space_used_size / capacity : NaN;
+}
+
+/** Above this fill, youngCollector collects. */
+export const YOUNG_COLLECT_FILL = 0.5;
+
+export interface YoungCollectorOptions {
+  /** Collect above this fill of the young generation (default YOUNG_COLLECT_FILL). */
+  threshold?: number;
+  /** The fill (default youngGenerationFill). */
+  fill?: () => number;
+  /** A minor collection (default: V8's, `gc({ type: 'minor' })`, when node runs with --expose-gc). */
+  collectMinor?: () => void;
+}
+
+/**
+ * A young-generation collection for a daemon to run at a moment of its choosing. Call it when a
+ * pause costs nothing: the gatherer calls it after a file message that completed no granule.
+ * It collects (a scavenge, well under a millisecond for a daemon's young generation) only when
+ * the young generation is more than half full, so that the scavenge the allocations would force a
+ * little later does not fall on the message that completes a granule, between its arrival and
+ * the granule's send. Returns whether it collected. Null when no collector is available (node
+ * without --expose-gc).
+ */
+export function youngCollector(opts: YoungCollectorOptions = {}): (() => boolean) | null {
+  const gc = globalThis.gc as ((o?: { type: string }) => void) | undefined;
+  const collect = opts.collectMinor ?? (typeof gc === 'function' ? (): void => gc({ type: 'minor' }) : null);
+  if (!collect) return null;
+  const threshold = opts.threshold ?? YOUNG_COLLECT_FILL;
+  const fill = opts.fill ?? ((): number => youngGenerationFill());
+  return () => {
+    if (!(fill() > threshold)) return false;
+    collect();
+    return true;
+  };
+}

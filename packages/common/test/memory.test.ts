@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { mallocTrimFunction, mallocTrimSeconds, startMallocTrim, TrimPolicy, TRIM_EVERY_BUSY_CHECKS } from '../src/memory.js';
+import { mallocTrimFunction, mallocTrimSeconds, startMallocTrim, TrimPolicy, TRIM_EVERY_BUSY_CHECKS, youngCollector, youngGenerationFill, YOUNG_COLLECT_FILL } from '../src/memory.js';
 
 test('mallocTrimSeconds reads VIIRS_MALLOC_TRIM_SECONDS, default 0.5', () => {
   assert.equal(mallocTrimSeconds({}), 0.5);
@@ -121,4 +121,44 @@ test('compactingCollection empties the heap pages a burst left sparsely used, wh
   // collection after it frees the dead objects but keeps nearly every page; compacted, the live
   // ones fit in a few (about 9 MB here).
   assert.ok(compacted < ordinary - 10, `first collection after a fill: compacting left ${compacted.toFixed(1)} MB committed, ordinary ${ordinary.toFixed(1)} MB`);
+});
+
+test('youngGenerationFill is used / (used + available) of the new space', () => {
+  const space = (name: string, used: number, available: number) =>
+    ({ space_name: name, space_size: 0, space_used_size: used, space_available_size: available, physical_space_size: 0 }) as never;
+  assert.equal(youngGenerationFill([space('old_space', 900, 100), space('new_space', 300, 700)]), 0.3);
+  assert.ok(Number.isNaN(youngGenerationFill([space('old_space', 900, 100)])));
+  assert.ok(Number.isNaN(youngGenerationFill([space('new_space', 0, 0)])));
+  const real = youngGenerationFill();
+  assert.ok(real > 0 && real <= 1, `fill ${real}`);
+});
+
+test('youngCollector collects only above the threshold (half full by default), and is null without a collector', () => {
+  let fill = 0.4;
+  const calls: string[] = [];
+  const collect = youngCollector({ fill: () => fill, collectMinor: () => void calls.push('minor') });
+  assert.ok(collect);
+  assert.equal(YOUNG_COLLECT_FILL, 0.5);
+  assert.equal(collect(), false);
+  fill = 0.5;
+  assert.equal(collect(), false);
+  fill = 0.51;
+  assert.equal(collect(), true);
+  fill = NaN;
+  assert.equal(collect(), false);
+  assert.deepEqual(calls, ['minor']);
+  const at80 = youngCollector({ threshold: 0.8, fill: () => 0.7, collectMinor: () => void calls.push('x') });
+  assert.equal(at80?.(), false);
+  if (typeof globalThis.gc !== 'function') assert.equal(youngCollector(), null);
+});
+
+test("youngCollector's default is V8's minor collection: past half full it empties the young generation", () => {
+  const child = fileURLToPath(new URL('./fixtures/young-child.ts', import.meta.url));
+  const r = spawnSync(process.execPath, ['--expose-gc', '--max-semi-space-size=1', '--import', 'tsx', child], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const { before, collected, after, again } = JSON.parse(r.stdout) as { before: number; collected: boolean; after: number; again: boolean };
+  assert.ok(before > 0.6, `filled to ${before}`);
+  assert.equal(collected, true);
+  assert.ok(after < 0.3, `after the collection the young generation is ${after} full`);
+  assert.equal(again, false, 'nothing to do right after a collection');
 });

@@ -421,3 +421,20 @@ posttroll:
     await h2.stop();
   }
 });
+
+test('the between-granules hook (a young-generation collection in the daemon) runs after each message that completes nothing, never on the one that completes a granule', async () => {
+  let calls = 0;
+  const h = await Harness.start({ section: 'viirs_vis', service: { betweenGranules: () => void calls++ } });
+  try {
+    calls = 0; // the connection probes completed nothing either
+    h.sendBands(VIS.slice(0, 5));
+    await h.waitHandled(5);
+    await waitFor(() => calls === 5, 5000, 5, 'a call per file that completed nothing');
+    h.sendBands(VIS.slice(5));
+    await h.waitGranules(1);
+    await sleep(50);
+    assert.equal(calls, 5, 'the file that completed the granule is followed by no call');
+  } finally {
+    await h.stop();
+  }
+});

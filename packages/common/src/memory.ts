@@ -84,6 +84,12 @@ export class TrimPolicy {
   }
 }
 
+/** V8's gc() when node runs with --expose-gc (the relay and the gatherers do), else null. */
+function exposedGc(): ((opts?: { type: string }) => void) | null {
+  const gc = globalThis.gc as ((opts?: { type: string }) => void) | undefined;
+  return typeof gc === 'function' ? gc : null;
+}
+
 /**
  * A full garbage collection that also compacts every page of V8's heap, so that the pages a burst
  * filled and left sparsely used are emptied and returned at once instead of when V8's memory
@@ -130,7 +136,8 @@ export function startMallocTrim(seconds: number, opts: MallocTrimOptions = {}): 
     });
   const periodMs = seconds * 1000;
   const policy = new TrimPolicy(cpuMs(), periodMs * QUIET_SHARE, periodMs * BUSY_SHARE);
-  const collect = opts.collect !== undefined ? opts.collect : typeof globalThis.gc === 'function' ? compactingCollection(globalThis.gc as () => void) : null;
+  const gc = exposedGc();
+  const collect = opts.collect !== undefined ? opts.collect : gc ? compactingCollection(gc) : null;
   let pending = false;
   const t = setInterval(() => {
     if (pending) return;
@@ -190,8 +197,8 @@ export interface YoungCollectorOptions {
  * without --expose-gc).
  */
 export function youngCollector(opts: YoungCollectorOptions = {}): (() => boolean) | null {
-  const gc = globalThis.gc as ((o?: { type: string }) => void) | undefined;
-  const collect = opts.collectMinor ?? (typeof gc === 'function' ? (): void => gc({ type: 'minor' }) : null);
+  const gc = exposedGc();
+  const collect = opts.collectMinor ?? (gc ? (): void => gc({ type: 'minor' }) : null);
   if (!collect) return null;
   const threshold = opts.threshold ?? YOUNG_COLLECT_FILL;
   const fill = opts.fill ?? ((): number => youngGenerationFill());
